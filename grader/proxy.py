@@ -1,0 +1,210 @@
+"""Trusted-side proxies that make the candidate's objects in a worker feel like local ones.
+
+`Candidate` stands for the submission's module: attribute access, calls and method calls are
+forwarded to a worker; tensors and plain data come back by value, anything else as a
+`RemoteObject`. Failures of the candidate (exceptions, crashes, timeouts, malformed replies)
+raise `CandidateError`, which the grader reports as the candidate's error, never its own.
+"""
+from __future__ import annotations
+
+import torch
+
+from grader import channel, clock, wire
+from grader.sandbox import Limits, Worker, WorkerConfig, WorkerPool
+
+
+class CandidateError(Exception):
+    """The candidate's code failed. kind: exception | import | forbidden | timeout | crash | protocol."""
+
+    def __init__(self, kind: str, message: str, remote_type: str = "", remote_traceback: str = ""):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+        self.remote_type, self.remote_traceback = remote_type, remote_traceback
+
+
+class Candidate:
+    """The submission's module, living in a fresh worker started on first use."""
+
+    def __init__(self, pool: WorkerPool, config: WorkerConfig, limits: Limits):
+        self._pool, self._config, self._limits = pool, config, limits
+        self._worker: Worker | None = None
+        self._generation = 0
+        self._poisoned: CandidateError | None = None
+        self.incidents: list[CandidateError] = []
+        self.outputs: list[str] = []
+        self.lib = _Lib(self)
+
+    # -- attribute access on the module ---------------------------------------------------
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
+
+    def names(self) -> list[str]:
+        """Public names the submission defines."""
+        self._ensure_worker()
+        return list(self._names)
+
+    # -- worker lifecycle ------------------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        if self._poisoned is not None:
+            raise self._poisoned
+        if self._worker is not None:
+            return
+        self._worker = self._pool.spawn(self._config_for_new_worker())
+        self._generation += 1
+        try:
+            self._names = self._exchange({"op": "import"}, "importing your module", factor=1.0)["names"]
+        except CandidateError as e:
+            if e.kind == "exception":
+                e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.message}",
+                                   e.remote_type, e.remote_traceback)
+            self._poison(e)
+            raise e from None
+
+    def _config_for_new_worker(self) -> WorkerConfig:
+        config = WorkerConfig(**vars(self._config))
+        config.workdir = self._pool.new_workdir()
+        return config
+
+    def _retire_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+            self.outputs.append(self._worker.output.text())
+            self._worker = None
+
+    def _poison(self, error: CandidateError) -> None:
+        """Later calls in this test fail at once with `error` (no repeated timeouts)."""
+        self._poisoned = error
+        self._retire_worker()
+
+    def close(self) -> None:
+        """Kill the worker; its captured output stays in `outputs`."""
+        self._retire_worker()
+
+    @property
+    def output(self) -> str:
+        """Everything the candidate's code printed in this test (capped per worker)."""
+        return "\n".join(o for o in self.outputs if o)
+
+    # -- requests ----------------------------------------------------------------------------
+    def _request(self, request: dict, label: str, factor: float = 1.0):
+        self._ensure_worker()
+        return self._wrap(self._exchange(request, label, factor), label)
+
+    def _exchange(self, request: dict, label: str, factor: float):
+        """Send one request, wait for its reply within the time limit; failures become CandidateError."""
+        worker = self._worker
+        deadline = clock.monotonic() + self._limits.timeout * factor
+        try:
+            channel.send(worker.sock, request)
+            reply = channel.receive(worker.sock, self._limits.message_mb << 20, deadline)
+        except TimeoutError:
+            self._fail(CandidateError("timeout", f"{label} did not finish within the "
+                                      f"{self._limits.timeout * factor:g} s time limit (worker killed)"), poison=True)
+        except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            how = worker.exit_description()
+            self._fail(CandidateError("crash", f"the worker process {how} during {label}"), poison=False)
+        except wire.WireError as e:
+            self._fail(CandidateError("protocol", f"{label} sent back malformed data ({e})"), poison=True)
+        return self._unwrap(reply, label)
+
+    def _fail(self, error: CandidateError, poison: bool):
+        self.incidents.append(error)
+        if poison:
+            self._poison(error)
+        else:
+            self._retire_worker()
+        raise error
+
+    def _unwrap(self, reply, label: str):
+        if type(reply) is not dict or len(reply) != 1 or not ({"ok", "error"} & reply.keys()):
+            self._fail(CandidateError("protocol", f"{label} sent back an unexpected reply"), poison=True)
+        if "ok" in reply:
+            return reply["ok"]
+        err = reply["error"] if type(reply["error"]) is dict else {}
+        rtype, message = str(err.get("type", "Exception"))[:200], str(err.get("message", ""))[:4000]
+        kind = "forbidden" if rtype == "ForbiddenAPIError" else "exception"
+        raise CandidateError(kind, f"{label} raised {rtype}: {message}", rtype, str(err.get("traceback", ""))[-4000:])
+
+    def _wrap(self, value, label: str):
+        """Replace handles in a decoded value by RemoteObjects."""
+        if isinstance(value, wire.Ref):
+            return RemoteObject(self, value, self._generation, label)
+        if type(value) is list:
+            return [self._wrap(v, label) for v in value]
+        if type(value) is tuple:
+            return tuple(self._wrap(v, label) for v in value)
+        if type(value) is dict:
+            return {k: self._wrap(v, label) for k, v in value.items()}
+        return value
+
+    def _pack(self, value):
+        """Arguments on their way to the worker: RemoteObjects become handles, tensors detach."""
+        if isinstance(value, RemoteObject):
+            if value._generation != self._generation:
+                raise CandidateError("crash", f"{value._label} belonged to a worker that has since died")
+            return value._ref
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu()
+        if isinstance(value, (list, tuple)):
+            packed = [self._pack(v) for v in value]
+            return packed if isinstance(value, list) else tuple(packed)
+        if isinstance(value, dict):
+            return {k: self._pack(v) for k, v in value.items()}
+        return value
+
+    def _call(self, target: wire.Ref, args, kwargs, label: str, factor: float = 1.0, return_args: bool = False):
+        self._ensure_worker()
+        request = {"op": "call", "target": target, "args": self._pack(list(args)),
+                   "kwargs": self._pack(dict(kwargs)), "return_args": return_args}
+        return self._wrap(self._exchange(request, label, factor), label)
+
+
+class RemoteObject:
+    """An object in the worker (a class, a module instance, a bound method, ...)."""
+
+    def __init__(self, candidate: Candidate, ref: wire.Ref, generation: int, label: str):
+        self._candidate, self._ref, self._generation, self._label = candidate, ref, generation, label
+
+    def _check_alive(self) -> None:
+        if self._generation != self._candidate._generation or self._candidate._worker is None:
+            raise CandidateError("crash", f"{self._label} belonged to a worker that has since died")
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check_alive()
+        label = f"{self._label}.{name}"
+        return self._candidate._request({"op": "getattr", "target": self._ref, "name": name}, label)
+
+    def __call__(self, *args, **kwargs):
+        self._check_alive()
+        return self._candidate._call(self._ref, args, kwargs, f"{self._label}(...)")
+
+    def call_checked(self, *args, **kwargs):
+        """Call, and also return the arguments as the worker holds them afterwards (to detect
+        in-place changes): returns (result, args_after, kwargs_after)."""
+        self._check_alive()
+        reply = self._candidate._call(self._ref, args, kwargs, f"{self._label}(...)", return_args=True)
+        return reply["result"], reply["args"], reply["kwargs"]
+
+    def __repr__(self) -> str:
+        return f"<remote {self._label}>"
+
+
+class _Lib:
+    """`candidate.lib.NAME(...)` runs `grader.remote_ops.NAME` in the worker.
+
+    Pass `_timeout_factor=F` to allow F times the per-call limit (e.g. for training)."""
+
+    def __init__(self, candidate: Candidate):
+        self._candidate = candidate
+
+    def __getattr__(self, name: str):
+        def call(*args, _timeout_factor: float = 1.0, **kwargs):
+            c = self._candidate
+            c._ensure_worker()
+            request = {"op": "lib", "name": name, "args": c._pack(list(args)), "kwargs": c._pack(kwargs)}
+            return c._wrap(c._exchange(request, name, _timeout_factor), name)
+        return call

@@ -1,0 +1,227 @@
+"""Trusted side of the sandbox: start the fork server, spawn and kill confined workers, capture output."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+
+from grader import clock
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use. timeout: seconds per call; the others: sizes in MiB/bytes."""
+
+    timeout: float = 10.0
+    memory_mb: int = 4096
+    output_bytes: int = 64 * 1024
+    file_mb: int = 256
+    message_mb: int = 1024
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WorkerConfig:
+    """Everything a worker needs to set itself up (sent to the fork server as JSON)."""
+
+    submission: str
+    workdir: str
+    hidden_paths: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 1
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the candidate): the grader cannot run."""
+
+
+class OutputCapture:
+    """Drains a worker's stdout/stderr pipe on a thread, keeping the first `limit` bytes."""
+
+    def __init__(self, fd: int, limit: int):
+        self.limit, self.kept, self.dropped = limit, bytearray(), 0
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while chunk := self._file.read(1 << 16):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[:max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+        self._file.close()
+
+    def text(self, wait: float = 0.5) -> str:
+        """What the worker printed so far, with a note when output was cut."""
+        self._thread.join(wait)
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[output truncated: {self.dropped} more bytes were dropped]"
+        return text
+
+
+class Worker:
+    """One confined worker process: its control socket and its captured output."""
+
+    def __init__(self, pool: "WorkerPool", pid: int, sock: socket.socket, output: OutputCapture):
+        self.pool, self.pid, self.sock, self.output = pool, pid, sock, output
+        self.killed = False
+
+    def kill(self) -> None:
+        """Kill the worker's whole process group (idempotent)."""
+        if not self.killed:
+            self.killed = True
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
+        self.sock.close()
+
+    def exit_description(self, wait: float = 2.0) -> str:
+        """How the worker ended, e.g. 'killed by signal SIGSEGV' (waits for the fork server's news)."""
+        return describe_status(self.pool.exit_status(self.pid, wait))
+
+
+def describe_status(status: int | None) -> str:
+    if status is None:
+        return "ended (exit status unknown)"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"was killed by {name}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+class WorkerPool:
+    """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
+
+    def __init__(self, limits: Limits, preload: tuple[str, ...] = ("torch",)):
+        self.limits, self.preload = limits, preload
+        self.tmp = tempfile.mkdtemp(prefix="grader-run-")
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._events = threading.Condition()
+        self._replies: list[dict] = []
+        self._exits: dict[int, int] = {}
+        self._alive = False
+        self._count = 0
+
+    def start(self) -> None:
+        """Start the fork server in the background (it preloads torch); idempotent."""
+        if self._proc is not None and self._alive:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()), *self.preload],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            cwd=self.tmp, start_new_session=True,
+        )
+        theirs.close()
+        self._sock, self._alive, self._replies = ours, True, []
+        threading.Thread(target=self._listen, args=(ours,), daemon=True).start()
+
+    def _listen(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            with self._events:
+                if not data:
+                    self._alive = False
+                    self._events.notify_all()
+                    return
+                event = json.loads(data)
+                if "exited" in event:
+                    self._exits[event["exited"]] = event["status"]
+                else:
+                    self._replies.append(event)
+                self._events.notify_all()
+
+    def _await(self, predicate, timeout: float):
+        deadline = clock.monotonic() + timeout
+        with self._events:
+            while not predicate():
+                remaining = deadline - clock.monotonic()
+                if remaining <= 0 or not self._alive:
+                    return predicate()
+                self._events.wait(min(remaining, 0.5))
+            return predicate()
+
+    def spawn(self, config: WorkerConfig) -> Worker:
+        """A new confined worker running `grader.worker.start` with `config`."""
+        with self._lock:
+            self.start()
+            if not self._await(lambda: any("ready" in r for r in self._replies), 120):
+                raise SandboxError("the worker fork server did not start (could not import torch?)")
+            ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            out_r, out_w = os.pipe()
+            message = {"spawn": {**asdict(config), **self._limit_fields()}}
+            try:
+                socket.send_fds(self._sock, [json.dumps(message).encode()], [ctl_theirs.fileno(), out_w])
+            except OSError as e:
+                raise SandboxError(f"the worker fork server is gone: {e}") from None
+            finally:
+                ctl_theirs.close()
+                os.close(out_w)
+            reply = self._next_reply(timeout=30)
+            if "spawned" not in reply:
+                ctl_ours.close()
+                os.close(out_r)
+                raise SandboxError(f"could not start a worker: {reply.get('spawn_failed', reply)}")
+            self._count += 1
+            return Worker(self, reply["spawned"], ctl_ours, OutputCapture(out_r, self.limits.output_bytes))
+
+    def _limit_fields(self) -> dict:
+        return {"memory_bytes": self.limits.memory_mb * MiB, "file_bytes": self.limits.file_mb * MiB}
+
+    def _next_reply(self, timeout: float) -> dict:
+        def has_reply():
+            return any("ready" not in r for r in self._replies)
+        if not self._await(has_reply, timeout):
+            raise SandboxError("the worker fork server stopped answering")
+        with self._events:
+            reply = next(r for r in self._replies if "ready" not in r)
+            self._replies.remove(reply)
+            return reply
+
+    def exit_status(self, pid: int, wait: float) -> int | None:
+        """The waitpid status of worker `pid`, waiting up to `wait` seconds for it to be reaped."""
+        self._await(lambda: pid in self._exits, wait)
+        with self._events:
+            return self._exits.get(pid)
+
+    def new_workdir(self) -> str:
+        """A fresh, empty working directory for one worker inside the run's temporary folder."""
+        return tempfile.mkdtemp(prefix="w", dir=self.tmp)
+
+    def close(self) -> None:
+        """Stop the fork server (which kills any worker still alive) and remove the run's files."""
+        if self._sock is not None:
+            self._sock.close()
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""A small deterministic training loop, run on the candidate's model in the worker and on the
+reference model in the grader with the same data, seed and initial weights."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+        lr: float, batch_size: int, seed: int, forward_kwargs: dict | None = None) -> dict:
+    """Train `model` with Adam on cross-entropy over the last dimension of its output.
+
+    inputs: (N, ...) model inputs; targets: (N, ...) class indices matching the output minus
+    its last dim; each step draws `batch_size` rows with a generator seeded by `seed`.
+    Returns {"losses": [float per step]}.
+    """
+    model.train()
+    device = next(model.parameters()).device
+    inputs, targets = inputs.to(device), targets.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        rows = torch.randint(len(inputs), (batch_size,), generator=generator).to(device)
+        logits = model(inputs[rows], **(forward_kwargs or {}))  # (batch, ..., C)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[rows].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    model.eval()
+    return {"losses": losses}

@@ -1,0 +1,218 @@
+"""The untrusted side: a forked worker confines itself, imports the candidate, serves calls.
+
+Nothing here decides pass or fail. The worker answers requests from the trusted grader
+(`grader.proxy`) with values encoded by `grader.wire`; anything that is not plain data comes
+back as a handle (`wire.Ref`) to an object kept in the worker's table.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import resource
+import socket
+import sys
+import traceback
+
+import torch
+
+from grader import channel, wire
+
+CTL_FD = 3
+MAX_MESSAGE = 1 << 30
+MAX_TEXT = 4000
+
+
+def start(config: dict, ctl_fd: int, out_fd: int) -> None:
+    """Confine this freshly forked process as `config` says, then serve until EOF."""
+    _redirect_fds(ctl_fd, out_fd)
+    _set_limits(config)
+    _scrub_environment(config)
+    if config.get("forbidden"):
+        from grader import tripwires
+
+        tripwires.install(config["forbidden"])
+    _seed(int(config.get("seed", 0)))
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    serve(socket.socket(fileno=CTL_FD), Session(config))
+
+
+def _redirect_fds(ctl_fd: int, out_fd: int) -> None:
+    os.dup2(ctl_fd, CTL_FD)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.closerange(CTL_FD + 1, 1 << 16)
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+
+
+def _set_limits(config: dict) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if config.get("memory_bytes"):
+        cap = int(config["memory_bytes"])
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    if config.get("file_bytes"):
+        cap = int(config["file_bytes"])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+
+def _scrub_environment(config: dict) -> None:
+    """Own working directory and environment; nothing hidden (e.g. references) on sys.path."""
+    workdir = config["workdir"]
+    os.chdir(workdir)
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
+    os.environ.clear()
+    os.environ.update(keep, HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1")
+    hidden = [os.path.realpath(p) for p in config.get("hidden_paths", [])]
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and not _covers(p, hidden)]
+    sys.dont_write_bytecode = True
+
+
+def _covers(entry: str, hidden: list[str]) -> bool:
+    """True when the sys.path entry is a hidden path or a folder that contains one."""
+    real = os.path.realpath(entry)
+    return any(h == real or h.startswith(real.rstrip(os.sep) + os.sep) for h in hidden)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Session:
+    """The worker's object table and the operations the grader may ask for."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.device = torch.device(config.get("device", "cpu"))
+        self.objects: dict[int, object] = {}
+        self.next_id = 1
+
+    def handle(self, request: dict):
+        op = request.get("op")
+        if op == "import":
+            return self.import_submission()
+        if op == "getattr":
+            return self.export(getattr(self.resolve(request["target"]), request["name"]))
+        if op == "call":
+            return self.call(request)
+        if op == "lib":
+            from grader import remote_ops
+
+            return self.call_function(remote_ops.lookup(request["name"]), request)
+        raise ValueError(f"unknown request {op!r}")
+
+    def import_submission(self) -> dict:
+        path = self.config["submission"]
+        spec = importlib.util.spec_from_file_location("solution", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["solution"] = module
+        spec.loader.exec_module(module)
+        self.objects[0] = module
+        return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}
+
+    def call(self, request: dict):
+        return self.call_function(self.resolve(request["target"]), request)
+
+    def call_function(self, fn, request: dict):
+        args = [self.unpack(a) for a in request.get("args", [])]
+        kwargs = {k: self.unpack(v) for k, v in request.get("kwargs", {}).items()}
+        result = fn(*args, **kwargs)
+        if isinstance(result, torch.nn.Module):
+            result.to(self.device)
+        if request.get("return_args"):
+            return {"result": self.export(result), "args": self.export(args), "kwargs": self.export(kwargs)}
+        return self.export(result)
+
+    def resolve(self, ref):
+        if not isinstance(ref, wire.Ref) or ref.id not in self.objects:
+            raise LookupError(f"unknown object handle {ref!r}")
+        return self.objects[ref.id]
+
+    def unpack(self, value):
+        """Turn decoded arguments into live objects: handles resolved, tensors on our device."""
+        if isinstance(value, wire.Ref):
+            return self.resolve(value)
+        if isinstance(value, torch.Tensor):
+            return value.to(self.device)
+        if isinstance(value, list):
+            return [self.unpack(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.unpack(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.unpack(v) for k, v in value.items()}
+        return value
+
+    def export(self, value, depth: int = 0):
+        """Plain data by value (tensors as plain detached tensors); anything else as a handle."""
+        if depth > wire.MAX_DEPTH:
+            raise ValueError("result nested too deeply")
+        if value is None or type(value) in (bool, int, float, str, torch.dtype):
+            return value
+        if isinstance(value, torch.Tensor):
+            return torch.Tensor.as_subclass(value.detach(), torch.Tensor)
+        if isinstance(value, torch.device):
+            return str(value)
+        if isinstance(value, (list, tuple, dict)) and type(value) not in (list, tuple, dict):
+            value = dict(value) if isinstance(value, dict) else (list(value) if isinstance(value, list) else tuple(value))
+        if type(value) is list:
+            return [self.export(v, depth + 1) for v in value]
+        if type(value) is tuple:
+            return tuple(self.export(v, depth + 1) for v in value)
+        if type(value) is dict and all(type(k) in (str, int) for k in value):
+            return {k: self.export(v, depth + 1) for k, v in value.items()}
+        return self.keep(value)
+
+    def keep(self, obj) -> wire.Ref:
+        ref = wire.Ref(self.next_id)
+        self.objects[ref.id] = obj
+        self.next_id += 1
+        return ref
+
+
+def serve(ctl: socket.socket, session: Session) -> None:
+    """Answer requests until the grader closes the socket."""
+    while True:
+        try:
+            request = channel.receive(ctl, MAX_MESSAGE)
+        except (channel.ChannelClosed, wire.WireError):
+            break
+        try:
+            reply = {"ok": session.handle(request)}
+        except BaseException as e:  # the candidate's failure is data for the grader
+            reply = {"error": describe_exception(e)}
+        try:
+            data = wire.encode(reply)
+        except Exception as e:
+            data = wire.encode({"error": describe_exception(e)})
+        _flush_output()
+        ctl.sendall(data)
+    _flush_output()
+    os._exit(0)
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def describe_exception(e: BaseException) -> dict:
+    """Type, message and traceback of an exception, as short plain text."""
+    try:
+        message = str(e)
+    except Exception:
+        message = "<exception message could not be printed>"
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return {
+        "type": type(e).__name__,
+        "message": message[:MAX_TEXT],
+        "traceback": text[-MAX_TEXT:],
+    }

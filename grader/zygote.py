@@ -1,0 +1,129 @@
+"""Fork server: preloads torch once, then forks confined worker processes on request.
+
+Runs as its own process (`python -m grader.zygote`), started by `grader.sandbox`. It never
+imports candidate code itself; each forked child confines itself and then serves one session
+(`grader.worker.serve`). Protocol on the inherited SOCK_SEQPACKET socket:
+  request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
+  reply    {"spawned": pid} | {"spawn_failed": message}
+  event    {"exited": pid, "status": waitpid status}
+EOF on the socket means the grader is gone: every live worker group is killed.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: `python -m grader.zygote FD [MODULE ...]` (FD: the socket, MODULEs to preload)."""
+    sock = socket.socket(fileno=int(argv[0]))
+    _die_with_parent()
+    for name in argv[1:]:
+        importlib.import_module(name)
+    import grader.worker  # noqa: F401  (preloaded so that children start in milliseconds)
+    sock.send(json.dumps({"ready": os.getpid()}).encode())
+    _serve(sock)
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the EOF on the socket still ends us
+
+
+def _serve(sock: socket.socket) -> None:
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: set[int] = set()
+    while True:
+        readable, _, _ = select.select([sock, wake_r], [], [])
+        if wake_r in readable:
+            os.read(wake_r, 4096)
+            _reap(sock, children)
+        if sock in readable and not _handle_request(sock, children, (wake_r, wake_w)):
+            break
+    for pid in children:
+        _kill_group(pid)
+    os._exit(0)
+
+
+def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int, int]) -> bool:
+    """Fork one worker for a spawn request; False when the grader has gone away."""
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+    except ConnectionError:
+        return False
+    if not msg:
+        return False
+    config = json.loads(msg)["spawn"]
+    if len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"spawn_failed": "expected 2 file descriptors"}).encode())
+        return True
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(config, fds, closing=[sock.fileno(), *own_fds])
+    for fd in fds:
+        os.close(fd)
+    children.add(pid)
+    sock.send(json.dumps({"spawned": pid}).encode())
+    return True
+
+
+def _child(config: dict, fds: list[int], closing: list[int]) -> None:
+    """In the forked child: drop the zygote's state, confine, serve; never returns."""
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in closing:
+            os.close(fd)
+        from grader import worker
+        worker.start(config, ctl_fd=fds[0], out_fd=fds[1])
+    finally:
+        os._exit(70)
+
+
+def _reap(sock: socket.socket, children: set[int]) -> None:
+    """Report every exited worker; its group is killed before the reap, while its pid is still taken."""
+    while children:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None:
+            return
+        _kill_group(info.si_pid)  # whatever it forked dies with it
+        _, status = os.waitpid(info.si_pid, 0)
+        children.discard(info.si_pid)
+        try:
+            sock.send(json.dumps({"exited": info.si_pid, "status": status}).encode())
+        except OSError:
+            return
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
