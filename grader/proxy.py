@@ -22,6 +22,15 @@ class CandidateError(Exception):
         self.remote_type, self.remote_traceback = remote_type, remote_traceback
 
 
+class MissingName(CandidateError, AttributeError):
+    """The submission does not define a name a test asked for."""
+
+
+def _local_only(name: str) -> bool:
+    """Names that tools (copy, pickle, hypothesis, pytest) probe for: answered here, not remotely."""
+    return name.startswith("_") or name.startswith("hypothesis_internal") or name.startswith("pytest")
+
+
 class Candidate:
     """The submission's module, living in a fresh worker started on first use."""
 
@@ -36,8 +45,12 @@ class Candidate:
 
     # -- attribute access on the module ---------------------------------------------------
     def __getattr__(self, name: str):
-        if name.startswith("_"):
+        if _local_only(name):
             raise AttributeError(name)
+        self._ensure_worker()
+        if name not in self._names:
+            raise MissingName("exception", f"your module does not define {name!r} (it defines: "
+                              f"{', '.join(self._names) or 'nothing public'})")
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
 
     def names(self) -> list[str]:
@@ -172,7 +185,7 @@ class RemoteObject:
             raise CandidateError("crash", f"{self._label} belonged to a worker that has since died")
 
     def __getattr__(self, name: str):
-        if name.startswith("__"):
+        if _local_only(name):
             raise AttributeError(name)
         self._check_alive()
         label = f"{self._label}.{name}"

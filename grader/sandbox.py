@@ -42,6 +42,9 @@ class WorkerConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 1
+    memory_bytes: int = 4096 * MiB
+    file_bytes: int = 256 * MiB
+    preload: list[str] = field(default_factory=list)
 
 
 class SandboxError(RuntimeError):
@@ -113,8 +116,8 @@ def describe_status(status: int | None) -> str:
 class WorkerPool:
     """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
 
-    def __init__(self, limits: Limits, preload: tuple[str, ...] = ("torch",)):
-        self.limits, self.preload = limits, preload
+    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",)):
+        self.output_bytes, self.preload = output_bytes, preload
         self.tmp = tempfile.mkdtemp(prefix="grader-run-")
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -175,7 +178,7 @@ class WorkerPool:
                 raise SandboxError("the worker fork server did not start (could not import torch?)")
             ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             out_r, out_w = os.pipe()
-            message = {"spawn": {**asdict(config), **self._limit_fields()}}
+            message = {"spawn": asdict(config)}
             try:
                 socket.send_fds(self._sock, [json.dumps(message).encode()], [ctl_theirs.fileno(), out_w])
             except OSError as e:
@@ -189,10 +192,7 @@ class WorkerPool:
                 os.close(out_r)
                 raise SandboxError(f"could not start a worker: {reply.get('spawn_failed', reply)}")
             self._count += 1
-            return Worker(self, reply["spawned"], ctl_ours, OutputCapture(out_r, self.limits.output_bytes))
-
-    def _limit_fields(self) -> dict:
-        return {"memory_bytes": self.limits.memory_mb * MiB, "file_bytes": self.limits.file_mb * MiB}
+            return Worker(self, reply["spawned"], ctl_ours, OutputCapture(out_r, self.output_bytes))
 
     def _next_reply(self, timeout: float) -> dict:
         def has_reply():

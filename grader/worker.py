@@ -6,6 +6,7 @@ back as a handle (`wire.Ref`) to an object kept in the worker's table.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import random
@@ -28,6 +29,8 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _redirect_fds(ctl_fd, out_fd)
     _set_limits(config)
     _scrub_environment(config)
+    for name in config.get("preload", []):
+        importlib.import_module(name)
     if config.get("forbidden"):
         from grader import tripwires
 
@@ -185,7 +188,7 @@ def serve(ctl: socket.socket, session: Session) -> None:
         try:
             reply = {"ok": session.handle(request)}
         except BaseException as e:  # the candidate's failure is data for the grader
-            reply = {"error": describe_exception(e)}
+            reply = {"error": describe_exception(e, session.config.get("submission"))}
         try:
             data = wire.encode(reply)
         except Exception as e:
@@ -204,15 +207,17 @@ def _flush_output() -> None:
             pass
 
 
-def describe_exception(e: BaseException) -> dict:
-    """Type, message and traceback of an exception, as short plain text."""
+def describe_exception(e: BaseException, submission: str | None = None) -> dict:
+    """Type, message and traceback (only the submission's frames, when it has any) as short text."""
     try:
         message = str(e)
     except Exception:
         message = "<exception message could not be printed>"
-    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    return {
-        "type": type(e).__name__,
-        "message": message[:MAX_TEXT],
-        "traceback": text[-MAX_TEXT:],
-    }
+    frames = traceback.extract_tb(e.__traceback__)
+    mine = [f for f in frames if f.filename == submission]
+    try:
+        last = "".join(traceback.format_exception_only(type(e), e))
+    except Exception:
+        last = type(e).__name__
+    text = "".join(traceback.format_list(mine or frames[-3:])) + last
+    return {"type": type(e).__name__, "message": message[:MAX_TEXT], "traceback": text[-MAX_TEXT:]}

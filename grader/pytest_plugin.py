@@ -1,0 +1,130 @@
+"""pytest plugin: options, markers and fixtures that give exercise tests the candidate (in a
+worker), the reference (in this process) and the run's settings.
+
+Loaded automatically (entry point `pytest11`), so `pytest exercises/17_self_attention` works for
+a learner; `grade` runs the same tests through it with its own RunContext.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, Phase, settings
+
+from grader import static_checks
+from grader.categories import check_category
+from grader.discovery import load_exercise
+from grader.session import RunContext, Settings
+
+CONTEXT_KEY = pytest.StashKey[RunContext]()
+OWNS_CONTEXT_KEY = pytest.StashKey[bool]()
+CANDIDATE_KEY = pytest.StashKey[list]()
+ARTIFACTS_KEY = pytest.StashKey[dict]()
+
+settings.register_profile(
+    "grader", deadline=None, database=None, max_examples=25, print_blob=False,
+    # no "explain" phase: it re-runs a failing test many times to annotate the example
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "grading PyTorch exercises")
+    group.addoption("--submission", default=None, help="candidate file to grade (default: the exercise's solution.py)")
+    group.addoption("--solutions", default=None, help="folder of reference solutions (default: <project>/solutions)")
+    group.addoption("--grade-seed", type=int, default=0, help="seed for inputs, models and hypothesis")
+    group.addoption("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where tensors live")
+    group.addoption("--grade-timeout", type=float, default=None, help="seconds per call to the candidate")
+    group.addoption("--grade-memory", type=int, default=None, help="worker memory cap in MiB")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "category(name): the category a test grades (see grader.categories)")
+    config.addinivalue_line("markers", "points(n): points for this test instead of its category's")
+    settings.load_profile("grader")
+    given = _context_from_plugins(config)
+    config.stash[CONTEXT_KEY] = given or RunContext(_settings_from_options(config))
+    config.stash[OWNS_CONTEXT_KEY] = given is None
+    if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
+        config.option.hypothesis_seed = config.stash[CONTEXT_KEY].settings.seed
+
+
+def _context_from_plugins(config: pytest.Config) -> RunContext | None:
+    """`grade` registers a plugin object carrying its RunContext; plain pytest has none."""
+    for plugin in config.pluginmanager.get_plugins():
+        ctx = getattr(plugin, "grader_run_context", None)
+        if isinstance(ctx, RunContext):
+            return ctx
+    return None
+
+
+def _settings_from_options(config: pytest.Config) -> Settings:
+    opt = config.option
+    return Settings(
+        seed=opt.grade_seed, device=opt.device, timeout=opt.grade_timeout, memory_mb=opt.grade_memory,
+        solutions=Path(opt.solutions) if opt.solutions else None,
+        submission=Path(opt.submission) if opt.submission else None,
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(OWNS_CONTEXT_KEY, False):
+        config.stash[CONTEXT_KEY].close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("category")
+        if marker is not None:
+            check_category(marker.args[0])
+
+
+@pytest.fixture(scope="module")
+def exercise(request: pytest.FixtureRequest):
+    """The exercise whose folder holds this test file."""
+    return load_exercise(Path(str(request.path)).parent)
+
+
+@pytest.fixture(scope="module")
+def run_context(request: pytest.FixtureRequest) -> RunContext:
+    return request.config.stash[CONTEXT_KEY]
+
+
+@pytest.fixture(scope="module")
+def reference(exercise, run_context):
+    """The reference solution's module, imported in the trusted process."""
+    return run_context.reference_for(exercise)
+
+
+@pytest.fixture
+def candidate(request: pytest.FixtureRequest, exercise, run_context):
+    """The submission's module in a fresh sandboxed worker (see grader.proxy.Candidate)."""
+    proxy = run_context.new_candidate(exercise)
+    request.node.stash[CANDIDATE_KEY] = [proxy]
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def static_findings(exercise, run_context) -> list:
+    """Static findings (forbidden APIs, dynamic code, missing names) for the submission's source."""
+    return static_checks.scan_file(run_context.submission_for(exercise), exercise.forbidden, exercise.names)
+
+
+@pytest.fixture
+def seed(run_context) -> int:
+    return run_context.settings.seed
+
+
+@pytest.fixture
+def device(run_context) -> torch.device:
+    return run_context.device
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> dict:
+    """A dict a test fills with data for the report (e.g. {'loss_curve': {...}})."""
+    return request.node.stash.setdefault(ARTIFACTS_KEY, {})

@@ -1,0 +1,164 @@
+"""Results of a grading run: the data model, its JSON document and its JUnit XML form.
+
+The JSON field names are a contract (reports, CI and progress tracking read them);
+SCHEMA names their version.
+"""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA = "grader-results/1"
+STATUSES = ("pass", "fail", "error", "skip")
+
+
+@dataclass
+class TestResult:
+    """One test. status: pass | fail | error | skip; origin of an error: candidate | test | setup."""
+
+    name: str
+    nodeid: str
+    category: str
+    status: str
+    message: str = ""
+    duration: float = 0.0
+    points: float = 1.0
+    earned: float = 0.0
+    details: str = ""
+    origin: str = ""
+    diagnostics: dict | None = None
+    falsifying_example: str = ""
+    output: str = ""
+    artifacts: dict = field(default_factory=dict)
+    reproduce: str = ""
+
+
+@dataclass
+class ExerciseResult:
+    """All tests of one exercise for one submission. status: pass | fail | error."""
+
+    id: str
+    title: str
+    title_zh: str
+    difficulty: str
+    submission: str
+    status: str = "pass"
+    error: str = ""  # why the grader could not grade this exercise (then status is "error")
+    duration: float = 0.0
+    tests: list[TestResult] = field(default_factory=list)
+    static_findings: list[dict] = field(default_factory=list)
+    not_applicable: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(t.earned for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests if t.status != "skip")
+
+    def counts(self) -> dict:
+        return {s: sum(t.status == s for t in self.tests) for s in STATUSES}
+
+    def finish(self) -> "ExerciseResult":
+        """Set the overall status from the tests (unless the grader failed)."""
+        if not self.error:
+            failed = any(t.status in ("fail", "error") for t in self.tests)
+            self.status = "fail" if failed or not self.tests else "pass"
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(score=self.score, max_score=self.max_score, counts=self.counts())
+        return d
+
+
+@dataclass
+class RunResult:
+    """One grading run over one or more exercises."""
+
+    started_at: str
+    settings: dict
+    environment: dict
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def grader_failed(self) -> bool:
+        return any(e.status == "error" for e in self.exercises)
+
+    @property
+    def exit_code(self) -> int:
+        """0 every graded test passed, 1 some failed, 2 the grader could not run."""
+        if self.grader_failed or not self.exercises:
+            return 2
+        return 0 if all(e.status == "pass" for e in self.exercises) else 1
+
+    def summary(self) -> dict:
+        tests = [t for e in self.exercises for t in e.tests]
+        return {
+            "status": {0: "pass", 1: "fail", 2: "error"}[self.exit_code],
+            "exit_code": self.exit_code,
+            "exercises": len(self.exercises),
+            "exercises_passed": sum(e.status == "pass" for e in self.exercises),
+            "tests": len(tests),
+            **{s: sum(t.status == s for t in tests) for s in STATUSES},
+            "score": sum(e.score for e in self.exercises),
+            "max_score": sum(e.max_score for e in self.exercises),
+            "duration": self.duration,
+        }
+
+    def to_dict(self) -> dict:
+        from grader import __version__
+
+        return {
+            "schema": SCHEMA,
+            "tool": {"name": "grader", "version": __version__},
+            "started_at": self.started_at,
+            "settings": self.settings,
+            "environment": self.environment,
+            "exercises": [e.to_dict() for e in self.exercises],
+            "summary": self.summary(),
+        }
+
+
+def write_json(run: RunResult, path: Path) -> None:
+    Path(path).write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False, allow_nan=False,
+                                     default=_json_default), encoding="utf-8")
+
+
+def _json_default(value):
+    return str(value)
+
+
+def write_junit(run: RunResult, path: Path) -> None:
+    """JUnit XML: one <testsuite> per exercise, one <testcase> per test."""
+    suites = ET.Element("testsuites", name="grader", tests=str(run.summary()["tests"]),
+                        time=f"{run.duration:.3f}")
+    for ex in run.exercises:
+        counts = ex.counts()
+        suite = ET.SubElement(suites, "testsuite", name=ex.id, tests=str(len(ex.tests)),
+                              failures=str(counts["fail"]), errors=str(counts["error"] + bool(ex.error)),
+                              skipped=str(counts["skip"]), time=f"{ex.duration:.3f}")
+        if ex.error:
+            ET.SubElement(suite, "error", message=_clean(ex.error))
+        for t in ex.tests:
+            case = ET.SubElement(suite, "testcase", classname=f"{ex.id}.{t.category}", name=t.name,
+                                 time=f"{t.duration:.3f}")
+            if t.status in ("fail", "error"):
+                tag = "failure" if t.status == "fail" else "error"
+                node = ET.SubElement(case, tag, message=_clean(t.message.splitlines()[0] if t.message else t.status))
+                node.text = _clean("\n\n".join(x for x in (t.message, t.falsifying_example, t.details) if x))
+            elif t.status == "skip":
+                ET.SubElement(case, "skipped", message=_clean(t.message))
+            if t.output:
+                ET.SubElement(case, "system-out").text = _clean(t.output)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 forbids most control characters; candidate output may contain any."""
+    return "".join(c if c in "\t\n\r" or ord(c) >= 32 else "\ufffd" for c in text)

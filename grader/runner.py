@@ -1,0 +1,184 @@
+"""Running an exercise's tests (pytest, in this trusted process) and collecting TestResults."""
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+from pathlib import Path
+
+import pytest
+
+from grader import clock, static_checks
+from grader.compare import Mismatch
+from grader.discovery import Exercise
+from grader.proxy import CandidateError
+from grader.pytest_plugin import ARTIFACTS_KEY, CANDIDATE_KEY
+from grader.results import ExerciseResult, RunResult, TestResult
+from grader.session import ReferenceProblem, RunContext
+
+PHASE_KEY = pytest.StashKey[dict]()
+
+
+def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
+                   stop_at_first_failure: bool = False) -> ExerciseResult:
+    """Run every test of `exercise` against `submission` (default: what the settings say)."""
+    submission = Path(submission or ctx.submission_for(exercise))
+    limits = ctx.limits_for(exercise)
+    result = ExerciseResult(id=exercise.id, title=exercise.title, title_zh=exercise.title_zh,
+                            difficulty=exercise.difficulty, submission=str(submission),
+                            not_applicable=dict(exercise.not_applicable), limits=limits.to_dict())
+    start = clock.monotonic()
+    try:
+        ctx.reference_for(exercise)
+    except ReferenceProblem as e:
+        result.status, result.error = "error", str(e)
+        return result
+    result.static_findings = [f.to_dict() for f in static_checks.scan_file(submission, exercise.forbidden, exercise.names)]
+    collector = ResultCollector(exercise, ctx, submission)
+    ctx.pin_submission(exercise, submission)
+    code = _run_pytest(exercise, ctx, collector, stop_at_first_failure)
+    result.tests = collector.results
+    if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        result.status = "error"
+        result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        result.status, result.error = "error", "no tests were collected"
+    result.duration = clock.monotonic() - start
+    return result.finish()
+
+
+def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector",
+                stop_at_first_failure: bool) -> int:
+    args = [str(f) for f in exercise.test_files] + [
+        "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
+        f"--rootdir={exercise.path}", f"--hypothesis-seed={ctx.settings.seed}", "-W", "ignore::DeprecationWarning",
+    ]
+    if ctx.settings.select:
+        args += ["-k", ctx.settings.select]
+    if stop_at_first_failure:
+        args.append("-x")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return pytest.main(args, plugins=[collector])
+
+
+class ResultCollector:
+    """pytest hooks that turn each test's phases into one TestResult; also hands the run's
+    context to grader.pytest_plugin (attribute `grader_run_context`)."""
+
+    def __init__(self, exercise: Exercise, ctx: RunContext, submission: Path):
+        self.exercise, self.ctx, self.submission = exercise, ctx, submission
+        self.grader_run_context = ctx
+        self.results: list[TestResult] = []
+        self.collection_errors: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-3000:]}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        item.stash[PHASE_KEY] = {"start": clock.monotonic(), "outcomes": []}
+        yield
+        self.results.append(self._result_for(item))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        if report.failed or report.skipped:
+            item.stash[PHASE_KEY]["outcomes"].append((call.when, report, call.excinfo))
+
+    def _result_for(self, item: pytest.Item) -> TestResult:
+        phases = item.stash[PHASE_KEY]
+        marker = item.get_closest_marker("category")
+        category = marker.args[0] if marker else "uncategorized"
+        points_marker = item.get_closest_marker("points")
+        points = float(points_marker.args[0]) if points_marker else self.exercise.points_for(category)
+        result = TestResult(name=item.name, nodeid=item.nodeid, category=category, status="pass", points=points,
+                            duration=clock.monotonic() - phases["start"], reproduce=self._reproduce(item))
+        if phases["outcomes"]:
+            _apply_outcome(result, *phases["outcomes"][0])
+        result.earned = points if result.status == "pass" else 0.0
+        proxies = item.stash.get(CANDIDATE_KEY, [])
+        result.output = "\n".join(p.output for p in proxies if p.output)
+        result.artifacts = item.stash.get(ARTIFACTS_KEY, {})
+        return result
+
+    def _reproduce(self, item: pytest.Item) -> str:
+        s = self.ctx.settings
+        parts = ["grade", str(self.exercise.path), "--submission", str(self.submission), "--seed", str(s.seed)]
+        if s.solutions:
+            parts += ["--solutions", str(s.solutions)]
+        parts += ["-k", item.name.split("[")[0]]
+        return shlex.join(parts)
+
+
+def _apply_outcome(result: TestResult, when: str, report, excinfo) -> None:
+    """Status, message and details of a test from its first failed (or skipped) phase."""
+    if report.skipped:
+        result.status, result.message = "skip", _skip_reason(report)
+        return
+    exc = _leaf_exception(excinfo.value) if excinfo else None
+    result.falsifying_example = _falsifying_example(excinfo.value if excinfo else None)
+    if isinstance(exc, CandidateError):
+        result.status, result.origin = "error", "candidate"
+        result.message, result.details = exc.message, exc.remote_traceback
+    elif isinstance(exc, AssertionError):
+        result.status, result.message = "fail", str(exc) or "assertion failed"
+        result.diagnostics = exc.diagnostics if isinstance(exc, Mismatch) else None
+    else:
+        result.status, result.origin = "error", "setup" if when == "setup" else "test"
+        kind = type(exc).__name__ if exc else "error"
+        result.message = f"the test itself raised {kind}: {exc} (a grader bug, or an unexpected result)"
+        result.details = report.longreprtext[-4000:]
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def _leaf_exception(exc: BaseException) -> BaseException:
+    """The exception that explains a failure: the first leaf of a group, the cause of a Flaky."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _falsifying_example(exc: BaseException | None) -> str:
+    notes = []
+    while exc is not None:
+        notes += [n for n in getattr(exc, "__notes__", []) if n.startswith(("Falsifying", "Failing test case"))]
+        exc = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) and exc.exceptions else None
+    return "\n".join(notes)
+
+
+def run_grading(path: Path, ctx: RunContext, command: str = "") -> RunResult:
+    """Grade every exercise found at `path`; always returns a complete RunResult."""
+    from grader.discovery import discover
+
+    run = RunResult(started_at=clock.now_iso(), settings=_settings_record(ctx, command), environment=environment())
+    start = clock.monotonic()
+    for exercise in discover(path):
+        run.exercises.append(grade_exercise(exercise, ctx))
+    run.duration = clock.monotonic() - start
+    return run
+
+
+def _settings_record(ctx: RunContext, command: str) -> dict:
+    s = ctx.settings
+    return {
+        "seed": s.seed, "device": str(ctx.device), "timeout": s.timeout, "memory_mb": s.memory_mb,
+        "submission": str(s.submission) if s.submission else None,
+        "solutions": str(s.solutions) if s.solutions else None, "select": s.select, "command": command,
+    }
+
+
+def environment() -> dict:
+    """Versions a result depends on."""
+    import platform
+
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "cuda_available": torch.cuda.is_available()}

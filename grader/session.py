@@ -1,0 +1,131 @@
+"""A grading run's settings and shared resources: the worker pool and the loaded references."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from grader.discovery import Exercise
+from grader.proxy import Candidate
+from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MEMORY_MB = 4096
+
+
+class ReferenceProblem(RuntimeError):
+    """The reference solution is missing or broken: the grader cannot grade (exit 2)."""
+
+
+@dataclass
+class Settings:
+    """What the user asked for. None means: the exercise's own value, else the default."""
+
+    seed: int = 0
+    device: str = "auto"  # cpu | cuda | auto
+    solutions: Path | None = None
+    submission: Path | None = None
+    timeout: float | None = None
+    memory_mb: int | None = None
+    select: str | None = None  # a pytest -k expression
+    extra_hidden: list[Path] = field(default_factory=list)
+
+
+class RunContext:
+    """Shared by every test of a run; `close()` stops the worker pool."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.pool: WorkerPool | None = None
+        self._references: dict[Path, ModuleType] = {}
+        self._pinned: dict[str, Path] = {}
+
+    def pin_submission(self, exercise: Exercise, path: Path) -> None:
+        """Grade `path` for this exercise from now on, whatever the settings say."""
+        self._pinned[exercise.id] = Path(path).resolve()
+
+    # -- resolution ----------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        want = self.settings.device
+        if want == "auto":
+            want = "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.device(want)
+
+    def limits_for(self, exercise: Exercise) -> Limits:
+        s = self.settings
+        return Limits(
+            timeout=float(s.timeout or exercise.timeout or DEFAULT_TIMEOUT),
+            memory_mb=int(s.memory_mb or exercise.memory_mb or DEFAULT_MEMORY_MB),
+        )
+
+    def solutions_dir(self, exercise: Exercise) -> Path:
+        return Path(self.settings.solutions or exercise.root / "solutions").resolve()
+
+    def reference_path(self, exercise: Exercise) -> Path:
+        return self.solutions_dir(exercise) / f"{exercise.id}.py"
+
+    def submission_for(self, exercise: Exercise) -> Path:
+        """--submission FILE, or in a folder <id>.py or <id>/solution.py; default the stub."""
+        if exercise.id in self._pinned:
+            return self._pinned[exercise.id]
+        given = self.settings.submission
+        if given is None:
+            return exercise.stub
+        given = Path(given)
+        if given.is_dir():
+            for candidate in (given / f"{exercise.id}.py", given / exercise.id / "solution.py", given / "solution.py"):
+                if candidate.is_file():
+                    return candidate.resolve()
+            return (given / f"{exercise.id}.py").resolve()
+        return given.resolve()
+
+    # -- resources -----------------------------------------------------------------------
+    def reference_for(self, exercise: Exercise) -> ModuleType:
+        """The reference module, imported here in the trusted process (once per run)."""
+        path = self.reference_path(exercise)
+        if path not in self._references:
+            self._references[path] = _import_reference(exercise.id, path)
+        return self._references[path]
+
+    def worker_pool(self) -> WorkerPool:
+        if self.pool is None:
+            self.pool = WorkerPool(output_bytes=Limits().output_bytes)
+            self.pool.start()
+        return self.pool
+
+    def new_candidate(self, exercise: Exercise, submission: Path | None = None) -> Candidate:
+        """A proxy for the submission; its worker starts on first use."""
+        limits = self.limits_for(exercise)
+        config = WorkerConfig(
+            submission=str(submission or self.submission_for(exercise)), workdir="",
+            memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
+            hidden_paths=[str(p) for p in [self.solutions_dir(exercise), *self.settings.extra_hidden]],
+            forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
+            preload=list(exercise.preload),
+        )
+        return Candidate(self.worker_pool(), config, limits)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+
+def _import_reference(exercise_id: str, path: Path) -> ModuleType:
+    if not path.is_file():
+        raise ReferenceProblem(f"no reference solution for {exercise_id}: {path} does not exist")
+    name = f"grader_reference_{exercise_id}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise ReferenceProblem(f"the reference {path} failed to import: {type(e).__name__}: {e}") from e
+    return module
