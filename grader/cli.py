@@ -136,3 +136,7 @@ def entry() -> None:
         traceback.print_exc()
         click.echo("grade: internal error (see the traceback above)", err=True)
         sys.exit(EXIT_GRADER_ERROR)
+
+
+if __name__ == "__main__":
+    entry()

@@ -16,10 +16,11 @@ from grader.sandbox import Limits, Worker, WorkerConfig, WorkerPool
 class CandidateError(Exception):
     """The candidate's code failed. kind: exception | import | forbidden | timeout | crash | protocol."""
 
-    def __init__(self, kind: str, message: str, remote_type: str = "", remote_traceback: str = ""):
+    def __init__(self, kind: str, message: str, remote_type: str = "", remote_traceback: str = "",
+                 remote_message: str = ""):
         super().__init__(message)
         self.kind, self.message = kind, message
-        self.remote_type, self.remote_traceback = remote_type, remote_traceback
+        self.remote_type, self.remote_traceback, self.remote_message = remote_type, remote_traceback, remote_message
 
 
 class MissingName(CandidateError, AttributeError):
@@ -70,8 +71,8 @@ class Candidate:
             self._names = self._exchange({"op": "import"}, "importing your module", factor=1.0)["names"]
         except CandidateError as e:
             if e.kind == "exception":
-                e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.message}",
-                                   e.remote_type, e.remote_traceback)
+                e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.remote_message}",
+                                   e.remote_type, e.remote_traceback, e.remote_message)
             self._poison(e)
             raise e from None
 
@@ -138,7 +139,8 @@ class Candidate:
         err = reply["error"] if type(reply["error"]) is dict else {}
         rtype, message = str(err.get("type", "Exception"))[:200], str(err.get("message", ""))[:4000]
         kind = "forbidden" if rtype == "ForbiddenAPIError" else "exception"
-        raise CandidateError(kind, f"{label} raised {rtype}: {message}", rtype, str(err.get("traceback", ""))[-4000:])
+        raise CandidateError(kind, f"{label} raised {rtype}: {message}", rtype, str(err.get("traceback", ""))[-4000:],
+                             message)
 
     def _wrap(self, value, label: str):
         """Replace handles in a decoded value by RemoteObjects."""

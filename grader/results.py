@@ -6,6 +6,7 @@ SCHEMA names their version.
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ STATUSES = ("pass", "fail", "error", "skip")
 @dataclass
 class TestResult:
     """One test. status: pass | fail | error | skip; origin of an error: candidate | test | setup."""
+
+    __test__ = False  # not a pytest test class, despite its name
 
     name: str
     nodeid: str
@@ -126,12 +129,19 @@ class RunResult:
 
 
 def write_json(run: RunResult, path: Path) -> None:
-    Path(path).write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False, allow_nan=False,
-                                     default=_json_default), encoding="utf-8")
+    """Strict JSON: non-finite numbers become the strings "inf", "-inf" and "nan"."""
+    Path(path).write_text(json.dumps(_finite(run.to_dict()), indent=2, ensure_ascii=False, allow_nan=False,
+                                     default=str), encoding="utf-8")
 
 
-def _json_default(value):
-    return str(value)
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_junit(run: RunResult, path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,23 @@ def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector
         args += ["-k", ctx.settings.select]
     if stop_at_first_failure:
         args.append("-x")
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         return pytest.main(args, plugins=[collector])
+
+
+@contextlib.contextmanager
+def _fresh_modules(folder: Path):
+    """pytest's importlib mode reuses sys.modules entries by name (e.g. 'test_model'): forget
+    modules loaded from `folder` before and after a run, so every run imports its own files."""
+    def forget():
+        for name, module in list(sys.modules.items()):
+            if Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(folder):
+                del sys.modules[name]
+    forget()
+    try:
+        yield
+    finally:
+        forget()
 
 
 class ResultCollector:

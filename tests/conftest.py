@@ -1,0 +1,120 @@
+"""Shared fixtures for the harness's tests: a tiny exercise project written into tmp_path, and a
+RunContext whose worker pool is shared by the whole test session (its start costs seconds)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.session import RunContext, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+GRADE = [sys.executable, "-m", "grader.cli"]
+
+TINY_TOML = """\
+id = "90_scale"
+title = "Scale a tensor"
+title_zh = "缩放张量"
+sources = ["000#1"]
+difficulty = "easy"
+
+[interface]
+names = ["scale"]
+
+[constraints]
+forbidden = ["torch.mul"]
+
+[grading]
+timeout = 5
+
+[not_applicable]
+gradient = "checked elsewhere; this exercise exists to test the harness"
+convergence = "nothing to learn"
+"""
+
+TINY_TESTS = '''\
+"""A tiny suite exercising every path of the harness quickly."""
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from grader.compare import Mismatch, assert_close
+
+
+@pytest.mark.category("shape")
+@given(n=st.integers(1, 5))
+def test_shape(candidate, n):
+    out = candidate.scale(torch.ones(n, dtype=torch.float64) * 1.5)
+    assert tuple(out.shape) == (n,), f"expected shape {(n,)}, got {tuple(out.shape)}"
+
+
+@pytest.mark.category("equivalence")
+def test_value(candidate, reference):
+    x = torch.linspace(-1, 1, 7, dtype=torch.float64)
+    assert_close(candidate.scale(x), reference.scale(x), "scaled values")
+
+
+@pytest.mark.category("property")
+def test_linear(candidate):
+    x = torch.arange(1.0, 4.0, dtype=torch.float64)
+    assert_close(candidate.scale(x + x), candidate.scale(x) * 2, "scale(x + x) vs 2 scale(x)")
+
+
+@pytest.mark.category("constraints")
+def test_constraints(candidate, static_findings):
+    if static_findings:
+        raise Mismatch("; ".join(f.message for f in static_findings))
+    candidate.scale(torch.ones(2))
+'''
+
+TINY_REFERENCE = "def scale(x):\n    return 2 * x\n"
+TINY_STUB = '"""Stub."""\n\n\ndef scale(x):\n    """Return 2 x."""\n    raise NotImplementedError("scale")\n'
+TINY_MUTANT = '"""Scales by 3 instead of 2."""\n\n\ndef scale(x):\n    return 3 * x\n'
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """A project folder with one quick exercise (90_scale), its reference and one mutant."""
+    ex = tmp_path / "exercises" / "90_scale"
+    ex.mkdir(parents=True)
+    (ex / "exercise.toml").write_text(TINY_TOML, encoding="utf-8")
+    (ex / "test_scale.py").write_text(TINY_TESTS)
+    (ex / "solution.py").write_text(TINY_STUB)
+    (ex / "README.md").write_text("# Scale\n\nImplement `scale(x)` returning 2 x.\n")
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "90_scale.py").write_text(TINY_REFERENCE)
+    mutants = tmp_path / "tests" / "mutants" / "90_scale"
+    mutants.mkdir(parents=True)
+    (mutants / "times_three.py").write_text(TINY_MUTANT)
+    return tmp_path
+
+
+def write_candidate(folder: Path, source: str, name: str = "candidate.py") -> Path:
+    """Write a candidate's source (dedented) and return its path."""
+    path = folder / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_context():
+    """One RunContext (and worker pool) for the session; tests set its settings as needed."""
+    ctx = RunContext(Settings())
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def context(shared_context: RunContext):
+    """The shared context with default settings restored after each test."""
+    yield shared_context
+    shared_context.settings = Settings()
+    shared_context._pinned.clear()
+
+
+def run_grade(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the `grade` command line in a subprocess."""
+    return subprocess.run([*GRADE, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,6 @@
+"""Dereferences a null pointer."""
+import ctypes
+
+
+def scale(x):
+    ctypes.string_at(0)

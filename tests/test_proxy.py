@@ -1,0 +1,110 @@
+"""grader.proxy: the candidate feels local; its failures become CandidateError of the right kind."""
+import pytest
+import torch
+
+from grader.proxy import Candidate, CandidateError, MissingName, RemoteObject
+from grader.sandbox import Limits, WorkerConfig
+from tests.conftest import write_candidate
+
+SOURCE = """
+import os, time, torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc = nn.Linear(n, 2)
+    def forward(self, x):
+        return self.fc(x)
+
+def fails():
+    raise ValueError("bad input")
+
+def hangs():
+    time.sleep(60)
+
+def exits():
+    os._exit(0)
+
+def pair(x):
+    return x * 2, {"n": 3, "t": torch.ones(1)}
+
+def mutate(x):
+    x.add_(1)
+    return x.sum()
+"""
+
+
+@pytest.fixture
+def cand(shared_context, tmp_path):
+    path = write_candidate(tmp_path, SOURCE)
+    c = Candidate(shared_context.worker_pool(), WorkerConfig(submission=str(path), workdir=""), Limits(timeout=1.0))
+    yield c
+    c.close()
+
+
+def test_modules_feel_local_and_values_come_back_by_value(cand):
+    net = cand.Net(3)
+    assert isinstance(net, RemoteObject)
+    sd = net.state_dict()
+    assert set(sd) == {"fc.weight", "fc.bias"} and type(sd["fc.weight"]) is torch.Tensor
+    x = torch.randn(4, 3)
+    expected = x @ sd["fc.weight"].T + sd["fc.bias"]
+    assert torch.allclose(net(x), expected)
+    net.load_state_dict({k: torch.zeros_like(v) for k, v in sd.items()})
+    assert torch.equal(net(x), torch.zeros(4, 2))
+    double = net.to(torch.float64)
+    assert double(x.double()).dtype == torch.float64
+    out, extra = cand.pair(torch.ones(2))
+    assert torch.equal(out, torch.full((2,), 2.0)) and extra["n"] == 3
+
+
+def test_gradients_and_call_checked(cand):
+    net = cand.Net(3)
+    got = cand.lib.grads(net, [torch.randn(2, 3)], {}, torch.ones(2, 2))
+    assert got["input_grads"][0].shape == (2, 3) and set(got["param_grads"]) == {"fc.weight", "fc.bias"}
+    x = torch.zeros(3)
+    _, args_after, _ = cand.mutate.call_checked(x)
+    assert torch.equal(args_after[0], torch.ones(3)) and torch.equal(x, torch.zeros(3))  # ours untouched
+
+
+def test_exceptions_are_candidate_errors_with_the_candidates_traceback(cand):
+    with pytest.raises(CandidateError) as info:
+        cand.fails()
+    e = info.value
+    assert e.kind == "exception" and "ValueError: bad input" in str(e) and "candidate.py" in e.remote_traceback
+    cand.Net(2)  # the worker is still usable
+
+
+def test_missing_names_are_reported_plainly(cand):
+    with pytest.raises(MissingName, match="does not define 'Nope'"):
+        cand.Nope
+    assert not hasattr(cand, "hypothesis_internal_is_this_a_mock_check")
+
+
+def test_timeout_kills_the_worker_and_later_calls_fail_fast(cand):
+    with pytest.raises(CandidateError, match="did not finish within the 1 s") as info:
+        cand.hangs()
+    assert info.value.kind == "timeout" and cand.incidents
+    with pytest.raises(CandidateError, match="did not finish"):
+        cand.Net(2)
+
+
+def test_a_crash_restarts_the_worker_and_stale_objects_are_refused(cand):
+    net = cand.Net(2)
+    with pytest.raises(CandidateError, match="exited with status 0") as info:
+        cand.exits()
+    assert info.value.kind == "crash"
+    with pytest.raises(CandidateError, match="worker that has since died"):
+        net(torch.ones(1, 2))
+    assert cand.Net(2)(torch.ones(1, 2)).shape == (1, 2)  # a fresh worker
+
+
+def test_import_failure_poisons_the_candidate(shared_context, tmp_path):
+    path = write_candidate(tmp_path, "raise RuntimeError('broken at import')\n")
+    c = Candidate(shared_context.worker_pool(), WorkerConfig(submission=str(path), workdir=""), Limits())
+    for _ in range(2):
+        with pytest.raises(CandidateError, match="failed to import: RuntimeError: broken at import") as info:
+            c.anything
+        assert info.value.kind == "import"
+    c.close()

@@ -1,0 +1,65 @@
+"""grader.runner: an exercise's tests run here, the candidate there; results say who failed and why."""
+from grader.discovery import load_exercise
+from grader.runner import grade_exercise
+from tests.conftest import write_candidate
+
+
+def grade(ctx, project, source):
+    ex = load_exercise(project / "exercises" / "90_scale")
+    return grade_exercise(ex, ctx, write_candidate(project, source))
+
+
+def by_name(result):
+    return {t.name: t for t in result.tests}
+
+
+def test_correct_submission_passes_with_points(context, tiny_project):
+    r = grade(context, tiny_project, "def scale(x):\n    return x + x\n")
+    assert r.status == "pass" and r.score == r.max_score == 4 and r.counts()["pass"] == 4
+    assert r.not_applicable["convergence"] == "nothing to learn"
+    assert r.limits["timeout"] == 5 and r.limits["memory_mb"] == 4096
+
+
+def test_wrong_values_fail_with_diagnostics_and_a_falsifying_example(context, tiny_project):
+    r = grade(context, tiny_project, "def scale(x):\n    print('debugging', x.shape)\n    return 2 * x + (x.numel() > 2)\n")
+    tests = by_name(r)
+    assert r.status == "fail"
+    assert tests["test_value"].status == "fail" and tests["test_value"].diagnostics["mismatched"] == 7
+    assert "scaled values" in tests["test_value"].message
+    assert "debugging" in tests["test_value"].output
+    assert tests["test_shape"].status == "pass"
+    assert "--seed 0" in tests["test_value"].reproduce and "-k test_value" in tests["test_value"].reproduce
+
+
+def test_hypothesis_minimal_example_is_reported(context, tiny_project):
+    r = grade(context, tiny_project, "import torch\ndef scale(x):\n    return 2 * x[:3]\n")
+    shape = by_name(r)["test_shape"]
+    assert shape.status == "fail" and "n=4" in shape.falsifying_example
+
+
+def test_stub_errors_are_the_candidates(context, tiny_project):
+    r = grade_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context)
+    assert r.status == "fail" and r.score == 0
+    assert all(t.status == "error" and t.origin == "candidate" for t in r.tests)
+    assert "NotImplementedError" in r.tests[0].message and "solution.py" in r.tests[0].details
+
+
+def test_static_findings_are_recorded_and_fail_constraints(context, tiny_project):
+    r = grade(context, tiny_project, "import torch\ndef scale(x):\n    return torch.mul(x, 2)\n")
+    assert [f["kind"] for f in r.static_findings] == ["forbidden"]
+    tests = by_name(r)
+    assert tests["test_constraints"].status == "fail" and "torch.mul" in tests["test_constraints"].message
+    # and at run time the guard raises inside the worker
+    assert tests["test_value"].status == "error" and "ForbiddenAPIError" in tests["test_value"].message
+
+
+def test_missing_reference_is_a_grader_error(context, tiny_project):
+    (tiny_project / "solutions" / "90_scale.py").unlink()
+    r = grade(context, tiny_project, "def scale(x):\n    return 2 * x\n")
+    assert r.status == "error" and "no reference solution" in r.error
+
+
+def test_broken_test_file_is_a_grader_error(context, tiny_project):
+    (tiny_project / "exercises" / "90_scale" / "test_scale.py").write_text("import nonexistent_module\n")
+    r = grade(context, tiny_project, "def scale(x):\n    return 2 * x\n")
+    assert r.status == "error" and "nonexistent_module" in r.error

@@ -1,0 +1,45 @@
+"""grader.static_checks: forbidden APIs, dynamic code and missing names found in the source."""
+from grader.static_checks import scan
+
+FORBIDDEN = ("torch.nn.MultiheadAttention", "torch.nn.functional.scaled_dot_product_attention")
+
+
+def kinds(source, required=("SelfAttention",)):
+    return [(f.kind, f.line) for f in scan(source, FORBIDDEN, required)]
+
+
+def test_clean_source_has_no_findings():
+    src = "import torch\nclass SelfAttention(torch.nn.Module):\n    '''Unlike nn.MultiheadAttention...'''\n"
+    assert kinds(src) == []
+
+
+def test_finds_forbidden_attribute_import_name_and_string():
+    src = (
+        "import torch.nn as nn\n"
+        "from torch.nn.functional import scaled_dot_product_attention as sdpa\n"
+        "class SelfAttention(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        m = nn.MultiheadAttention(4, 2)\n"
+        "        f = getattr(torch.nn.functional, 'scaled_dot_product_attention')\n"
+    )
+    found = kinds(src)
+    assert ("forbidden", 2) in found and ("forbidden", 5) in found and ("forbidden", 6) in found
+
+
+def test_finds_dynamic_code():
+    src = "import importlib\nclass SelfAttention: pass\nexec('x=1')\nimportlib.import_module('os')\n__import__('os')\n"
+    assert [k for k, _ in kinds(src)] == ["dynamic"] * 3
+
+
+def test_method_named_eval_is_not_dynamic_code():
+    assert kinds("class SelfAttention: pass\nmodel.eval()\n") == []
+
+
+def test_missing_names_and_syntax_errors():
+    assert kinds("class Other: pass\n") == [("missing", 0)]
+    assert kinds("def f(:\n") == [("syntax", 1)]
+
+
+def test_assignments_and_imports_define_names():
+    assert kinds("from mylib import SelfAttention\n") == []
+    assert kinds("SelfAttention = None\n") == []
