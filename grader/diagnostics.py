@@ -13,7 +13,7 @@ def describe_mismatch(actual: torch.Tensor, expected: torch.Tensor, compared: to
     compared: bool mask of elements that were compared; bad: bool mask of those out of tolerance.
     """
     err = (actual - expected).abs()
-    err = torch.where(compared, torch.nan_to_num(err, nan=float("inf")), torch.zeros_like(err))
+    err = torch.where(compared, torch.nan_to_num(err, nan=float("inf"), posinf=float("inf")), torch.zeros_like(err))
     rel = err / expected.abs().clamp_min(1e-12)
     worst = _argmax(err)
     worst_rel = _argmax(torch.where(compared, rel, torch.zeros_like(rel)))
@@ -37,7 +37,7 @@ def describe_mismatch(actual: torch.Tensor, expected: torch.Tensor, compared: to
 def _argmax(t: torch.Tensor) -> tuple[int, ...]:
     if t.numel() == 0:
         return ()
-    flat = int(torch.argmax(torch.nan_to_num(t, nan=float("inf"))))
+    flat = int(torch.argmax(torch.nan_to_num(t, nan=float("inf"), posinf=float("inf"))))
     return tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), t.shape)) if t.dim() else ()
 
 

@@ -8,6 +8,7 @@ CELL = 16  # heatmap cell size in px
 PALETTE = ((255, 255, 204), (254, 178, 76), (240, 59, 32), (128, 0, 38))  # light yellow to dark red
 NONFINITE = "#1b1b1b"
 SERIES_COLORS = ("#d9480f", "#1864ab", "#2b8a3e", "#862e9c", "#5c5f66")
+LEGEND_CHARS = 40  # longer series names are cut in the legend
 MAX_POINTS = 1000  # points drawn per loss curve; longer series are thinned evenly
 CHART_W, CHART_H = 640, 300
 MARGIN = {"left": 64, "right": 16, "top": 48, "bottom": 44}
@@ -84,14 +85,15 @@ def _axis_labels(count: int, offset: int, at, vertical: bool) -> list[str]:
 
 def _heat_legend(x: float, y: float, values: list[float]) -> list[str]:
     finite = [v for v in values if math.isfinite(v) and v > 0]
-    parts = [_text(x, y + 11, "|error|:", "start")]
+    parts = [_text(x, y + 11, "|error|", "start")]
     if finite:
-        parts.append(_text(x + 58, y + 11, _fmt(min(finite), 2), "end"))
-        parts += [f'<rect x="{x + 62 + 12 * k}" y="{y}" width="12" height="14" fill="{_color(k / 7)}"/>' for k in range(8)]
-        parts.append(_text(x + 162, y + 11, _fmt(max(finite), 2), "start"))
+        parts.append(_text(x + 84, y + 11, _fmt(min(finite), 2), "end"))
+        parts += [f'<rect x="{x + 88 + 12 * k}" y="{y}" width="12" height="14" fill="{_color(k / 7)}"/>'
+                  for k in range(8)]
+        parts.append(_text(x + 188, y + 11, _fmt(max(finite), 2), "start"))
     if any(not math.isfinite(v) for v in values):
-        parts += [f'<rect x="{x + 210}" y="{y}" width="14" height="14" fill="{NONFINITE}"/>',
-                  _text(x + 228, y + 11, "inf / NaN", "start")]
+        parts += [f'<rect x="{x + 240}" y="{y}" width="14" height="14" fill="{NONFINITE}"/>',
+                  _text(x + 258, y + 11, "inf / NaN", "start")]
     return parts
 
 
@@ -116,12 +118,13 @@ def heatmap_svg(heatmap: dict) -> str:
             _text(left + ncols * CELL / 2, 32, "column (last dim)")]
     body += _axis_labels(ncols, c0, lambda j: (left + j * CELL + CELL / 2, top - 4), vertical=False)
     body += _axis_labels(len(rows), r0, lambda i: (left - 4, top + i * CELL + CELL - 4), vertical=True)
-    body.append(_text(12, top + len(rows) * CELL / 2, "row", extra=f' transform="rotate(-90 12 {top + len(rows) * CELL / 2})"'))
+    mid = top + len(rows) * CELL / 2
+    body.append(_text(12, mid, "row", extra=f' transform="rotate(-90 12 {mid})"'))
     body += [_cell(left + j * CELL, top + i * CELL, v, scale, f"[{', '.join(fixed + [str(r0 + i), str(c0 + j)])}]")
              for i, row in enumerate(rows) for j, v in enumerate(row)]
     legend_y = top + len(rows) * CELL + 12
     body += _heat_legend(left, legend_y, flat)
-    return _svg(max(left + ncols * CELL + 16, left + 300), legend_y + 24, title, body)
+    return _svg(max(left + ncols * CELL + 16, left + 320), legend_y + 24, title, body)
 
 
 # ---- line chart -------------------------------------------------------------------------------
@@ -136,9 +139,9 @@ def _points(values) -> list[tuple[int, float]]:
 def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """Round-numbered ticks (steps of 1, 2 or 5 times a power of ten) covering [lo, hi]."""
     raw = hi / count - lo / count  # (hi - lo) / count without overflow
-    if not 0 < raw < math.inf:
+    power = 10.0 ** math.floor(math.log10(raw)) if 0 < raw < math.inf else 0.0
+    if power == 0:  # no span, or one too small for a float power of ten
         return [lo, hi]
-    power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.ceil(lo / step - 1e-9)
     return [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
@@ -147,10 +150,8 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 def _y_axis(finite: list[float]):
     """(to_axis, ticks, log) for the finite y values: log10 when all are positive."""
     lo, hi = min(finite), max(finite)
-    log = lo > 0
-    if lo == hi:
-        lo, hi = (lo / 2, hi * 2) if log else (lo - 1, hi + 1)
-    if not log:
+    if lo <= 0:
+        lo, hi = (lo - 1, hi + 1) if lo == hi else (lo, hi)
         return (lambda v: v), _nice_ticks(lo, hi), False
     llo, lhi = math.log10(lo), math.log10(hi)
     if lhi - llo >= 1:
@@ -158,7 +159,7 @@ def _y_axis(finite: list[float]):
         ticks = [10.0 ** k for k in range(math.floor(llo), min(math.ceil(lhi), 308) + 1, step)]
     else:
         ticks = _nice_ticks(lo, hi)
-    return math.log10, [t for t in ticks if t > 0], True
+    return math.log10, sorted({t for t in ticks if t > 0}), True
 
 
 def _segments(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
@@ -189,9 +190,11 @@ def _legend(series: dict[str, list[tuple[int, float]]], x: float, y: float) -> l
     parts = []
     for k, (name, points) in enumerate(series.items()):
         skipped = sum(not math.isfinite(v) for _, v in points)
-        label = f"{name} ({len(points)} points" + (f", {skipped} non-finite not drawn)" if skipped else ")")
+        short = name if len(name) <= LEGEND_CHARS else name[:LEGEND_CHARS - 1] + "…"
+        label = f"{short} ({len(points)} points" + (f", {skipped} non-finite not drawn)" if skipped else ")")
         color, dash = SERIES_COLORS[k % len(SERIES_COLORS)], ' stroke-dasharray="6 3"' if k else ""
-        parts.append(f'<line x1="{x}" y1="{y + 16 * k}" x2="{x + 22}" y2="{y + 16 * k}" stroke="{color}" stroke-width="2"{dash}/>')
+        parts.append(f'<line x1="{x}" y1="{y + 16 * k}" x2="{x + 22}" y2="{y + 16 * k}" stroke="{color}" '
+                     f'stroke-width="2"{dash}/>')
         parts.append(_text(x + 28, y + 16 * k + 4, label, "start"))
     return parts
 

@@ -24,13 +24,13 @@ _DIAGNOSTIC_ROWS = (
     ("Shape", "{shape}"),
     ("Mismatched", "{mismatched} of {compared} compared elements"),
     ("Max abs error", "{max_abs_error} at {max_abs_at}"),
-    ("There", "got {actual_at}, expected {expected_at}"),
+    ("At that element", "got {actual_at}, expected {expected_at}"),
     ("Max rel error", "{max_rel_error} at {max_rel_at}"),
     ("First bad element", "{first_bad_at}"),
     ("Tolerance used", "rtol={rtol}, atol={atol}"),
     ("Expected shape", "{expected_shape}"),
     ("Actual shape", "{actual_shape}"),
-    ("Analytic (your gradients)", "{analytic}"),
+    ("Analytic (candidate's gradients)", "{analytic}"),
     ("Numeric (finite differences)", "{numeric}"),
     ("Finite-difference step", "eps={eps}"),
 )
@@ -51,9 +51,9 @@ def write_report(run: RunResult, path: str | Path) -> None:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=fmt, seconds=seconds, first_line=first_line, diagnostic_rows=diagnostic_rows,
-                       heatmap_svg=lambda h: Markup(plots.heatmap_svg(h)), loss_chart=loss_chart,
-                       category_scores=category_scores)
+    env.filters.update(num=_fmt, seconds=_seconds, first_line=_first_line, diagnostic_rows=diagnostic_rows,
+                       heatmap_svg=lambda h: Markup(plots.heatmap_svg(h)), loss_chart=_loss_chart,
+                       category_scores=_category_scores)
     return env
 
 
@@ -68,16 +68,16 @@ def clean(value):
     return value
 
 
-def fmt(value) -> str:
+def _fmt(value) -> str:
     """A diagnostics value as text: floats to 6 significant digits, lists as [a, b], None as a dash."""
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(fmt(v) for v in value) + "]"
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return "—" if value is None else str(value)
 
 
-def seconds(value) -> str:
+def _seconds(value) -> str:
     """A duration in seconds, readably."""
     value = float(value)
     if value < 1:
@@ -85,7 +85,7 @@ def seconds(value) -> str:
     return f"{value:.2f} s" if value < 60 else f"{int(value // 60)} min {value % 60:.0f} s"
 
 
-def first_line(text: str, limit: int = 160) -> str:
+def _first_line(text: str, limit: int = 160) -> str:
     """The first non-empty line of `text`, cut to `limit` characters."""
     line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
     return line if len(line) <= limit else line[:limit - 1] + "…"
@@ -93,7 +93,7 @@ def first_line(text: str, limit: int = 160) -> str:
 
 def diagnostic_rows(diagnostics: dict) -> list[tuple[str, str]]:
     """(label, text) rows for a diagnostics dict: the known keys in a fixed order, then any others."""
-    values = {k: fmt(v) for k, v in diagnostics.items() if k != "heatmap"}
+    values = {k: _fmt(v) for k, v in diagnostics.items() if k != "heatmap"}
     rows, used = [], set()
     for label, template in _DIAGNOSTIC_ROWS:
         keys = {name for _, name, _, _ in string.Formatter().parse(template) if name}
@@ -103,7 +103,7 @@ def diagnostic_rows(diagnostics: dict) -> list[tuple[str, str]]:
     return rows + [(k, v) for k, v in values.items() if k not in used]
 
 
-def loss_chart(curve) -> Markup:
+def _loss_chart(curve) -> Markup:
     """SVG chart of a test's `artifacts.loss_curve` ({series name: losses}); empty when malformed."""
     if not isinstance(curve, dict):
         return Markup("")
@@ -111,7 +111,7 @@ def loss_chart(curve) -> Markup:
     return Markup(plots.line_chart_svg(series, "Training loss: candidate vs reference"))
 
 
-def category_scores(tests: list[dict]) -> list[dict]:
+def _category_scores(tests: list[dict]) -> list[dict]:
     """Points earned and possible, and tests passed of those graded, per category of `tests`
     (test dicts of the JSON document), in CATEGORIES order with unknown categories last."""
     rows: dict[str, dict] = {}
