@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -161,12 +162,17 @@ def _leaf_exception(exc: BaseException) -> BaseException:
     return exc
 
 
+FIXTURE_ARGS = re.compile(r"^\s*(candidate|reference|artifacts|static_findings|seed|device|exercise)=.*\n?", re.M)
+
+
 def _falsifying_example(exc: BaseException | None) -> str:
+    """Hypothesis' minimal example, without the fixture arguments (they say nothing useful,
+    and the reference's would name where the hidden solutions live)."""
     notes = []
     while exc is not None:
         notes += [n for n in getattr(exc, "__notes__", []) if n.startswith(("Falsifying", "Failing test case"))]
         exc = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) and exc.exceptions else None
-    return "\n".join(notes)
+    return FIXTURE_ARGS.sub("", "\n".join(notes))
 
 
 def run_grading(path: Path, ctx: RunContext, command: str = "") -> RunResult:

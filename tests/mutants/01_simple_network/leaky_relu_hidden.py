@@ -1,0 +1,14 @@
+"""Uses LeakyReLU (slope 0.01) as the hidden activation instead of ReLU."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SimpleNetwork(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int):
+        super().__init__()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.fc2 = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.leaky_relu(self.fc1(x)))

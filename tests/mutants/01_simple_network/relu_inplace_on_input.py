@@ -1,0 +1,13 @@
+"""Applies ReLU in place to the input before fc1 (x.relu_()), changing the caller's tensor."""
+import torch
+from torch import nn
+
+
+class SimpleNetwork(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int):
+        super().__init__()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.fc2 = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu_(self.fc1(x.relu_())))
