@@ -62,6 +62,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, r
     settings = Settings(seed=seed, device=device, solutions=solutions, submission=submission,
                         timeout=timeout, memory_mb=memory_mb, select=select)
     ctx = RunContext(settings)
+    ctx.worker_pool()  # the fork server imports torch while this process collects tests
     try:
         run = run_grading(path, ctx, command=shlex.join(["grade", *sys.argv[1:]]))
     except ExerciseError as e:

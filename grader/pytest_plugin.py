@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "category(name): the category a test grades (see grader.categories)")
     config.addinivalue_line("markers", "points(n): points for this test instead of its category's")
     settings.load_profile("grader")
+    # Exercise tensors are tiny: extra threads only add overhead (and contention on small
+    # machines); workers run single-threaded too.
+    torch.set_num_threads(1)
     given = _context_from_plugins(config)
     config.stash[CONTEXT_KEY] = given or RunContext(_settings_from_options(config))
     config.stash[OWNS_CONTEXT_KEY] = given is None

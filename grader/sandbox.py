@@ -217,6 +217,10 @@ class WorkerPool:
     def close(self) -> None:
         """Stop the fork server (which kills any worker still alive) and remove the run's files."""
         if self._sock is not None:
+            try:  # shutdown, not just close: it sends EOF even while the listener is in recv()
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._sock.close()
         if self._proc is not None:
             try:

@@ -76,22 +76,24 @@ def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
 @pytest.mark.parametrize("name", ["segfaults", "raises_keyboard_interrupt"])
 def test_command_line_survives_and_exits_1(tiny_project, name):
     out = tiny_project / "r.json"
+    before = _grader_processes()
     p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", HOSTILE / f"{name}.py",
                   "--json", out, "--timeout", "2")
     assert p.returncode == 1, p.stdout + p.stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["summary"]["pass"] < doc["summary"]["tests"] and doc["summary"]["status"] == "fail"
-    assert not [pid for pid in _children(os.getpid())]  # nothing left behind
+    assert _grader_processes() <= before  # its fork server and workers are all gone
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid and stat[0] != "Z":
-                found.append(int(entry))
+def _grader_processes() -> set[int]:
+    """Live fork servers and workers (workers are forks of the fork server: same command line)."""
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            state = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"grader.zygote" in cmdline and state != "Z":
+            found.add(int(entry))
     return found
