@@ -4,6 +4,8 @@
 forwarded to a worker; tensors and plain data come back by value, anything else as a
 `RemoteObject`. Failures of the candidate (exceptions, crashes, timeouts, malformed replies)
 raise `CandidateError`, which the grader reports as the candidate's error, never its own.
+(`__tracebackhide__` keeps these frames out of pytest's tracebacks: a learner sees the test's
+line and their own code's traceback.)
 """
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ class CandidateError(Exception):
         super().__init__(message)
         self.kind, self.message = kind, message
         self.remote_type, self.remote_traceback, self.remote_message = remote_type, remote_traceback, remote_message
+
+    def __str__(self) -> str:
+        """The message, then the candidate's own traceback (what a learner running pytest needs)."""
+        if not self.remote_traceback:
+            return self.message
+        return f"{self.message}\n\nyour code's traceback:\n{self.remote_traceback.rstrip()}"
 
 
 class MissingName(CandidateError, AttributeError):
@@ -46,6 +54,7 @@ class Candidate:
 
     # -- attribute access on the module ---------------------------------------------------
     def __getattr__(self, name: str):
+        __tracebackhide__ = True
         if _local_only(name):
             raise AttributeError(name)
         self._ensure_worker()
@@ -61,6 +70,7 @@ class Candidate:
 
     # -- worker lifecycle ------------------------------------------------------------------
     def _ensure_worker(self) -> None:
+        __tracebackhide__ = True
         if self._poisoned is not None:
             raise self._poisoned
         if self._worker is not None:
@@ -103,11 +113,13 @@ class Candidate:
 
     # -- requests ----------------------------------------------------------------------------
     def _request(self, request: dict, label: str, factor: float = 1.0):
+        __tracebackhide__ = True
         self._ensure_worker()
         return self._wrap(self._exchange(request, label, factor), label)
 
     def _exchange(self, request: dict, label: str, factor: float):
         """Send one request, wait for its reply within the time limit; failures become CandidateError."""
+        __tracebackhide__ = True
         worker = self._worker
         deadline = clock.monotonic() + self._limits.timeout * factor
         try:
@@ -124,6 +136,7 @@ class Candidate:
         return self._unwrap(reply, label)
 
     def _fail(self, error: CandidateError, poison: bool):
+        __tracebackhide__ = True
         self.incidents.append(error)
         if poison:
             self._poison(error)
@@ -132,6 +145,7 @@ class Candidate:
         raise error
 
     def _unwrap(self, reply, label: str):
+        __tracebackhide__ = True
         if type(reply) is not dict or len(reply) != 1 or not ({"ok", "error"} & reply.keys()):
             self._fail(CandidateError("protocol", f"{label} sent back an unexpected reply"), poison=True)
         if "ok" in reply:
@@ -170,6 +184,7 @@ class Candidate:
         return value
 
     def _call(self, target: wire.Ref, args, kwargs, label: str, factor: float = 1.0, return_args: bool = False):
+        __tracebackhide__ = True
         self._ensure_worker()
         request = {"op": "call", "target": target, "args": self._pack(list(args)),
                    "kwargs": self._pack(dict(kwargs)), "return_args": return_args}
@@ -183,10 +198,12 @@ class RemoteObject:
         self._candidate, self._ref, self._generation, self._label = candidate, ref, generation, label
 
     def _check_alive(self) -> None:
+        __tracebackhide__ = True
         if self._generation != self._candidate._generation or self._candidate._worker is None:
             raise CandidateError("crash", f"{self._label} belonged to a worker that has since died")
 
     def __getattr__(self, name: str):
+        __tracebackhide__ = True
         if _local_only(name):
             raise AttributeError(name)
         self._check_alive()
@@ -194,12 +211,14 @@ class RemoteObject:
         return self._candidate._request({"op": "getattr", "target": self._ref, "name": name}, label)
 
     def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
         self._check_alive()
         return self._candidate._call(self._ref, args, kwargs, f"{self._label}(...)")
 
     def call_checked(self, *args, **kwargs):
         """Call, and also return the arguments as the worker holds them afterwards (to detect
         in-place changes): returns (result, args_after, kwargs_after)."""
+        __tracebackhide__ = True
         self._check_alive()
         reply = self._candidate._call(self._ref, args, kwargs, f"{self._label}(...)", return_args=True)
         return reply["result"], reply["args"], reply["kwargs"]
@@ -217,7 +236,9 @@ class _Lib:
         self._candidate = candidate
 
     def __getattr__(self, name: str):
+        __tracebackhide__ = True
         def call(*args, _timeout_factor: float = 1.0, **kwargs):
+            __tracebackhide__ = True
             c = self._candidate
             c._ensure_worker()
             request = {"op": "lib", "name": name, "args": c._pack(list(args)), "kwargs": c._pack(kwargs)}
