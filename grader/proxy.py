@@ -78,13 +78,20 @@ class Candidate:
         self._worker = self._pool.spawn(self._config_for_new_worker())
         self._generation += 1
         try:
-            self._names = self._exchange({"op": "import"}, "importing your module", factor=1.0)["names"]
+            self._names = self._imported_names(self._exchange({"op": "import"}, "importing your module", factor=1.0))
         except CandidateError as e:
             if e.kind == "exception":
                 e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.remote_message}",
                                    e.remote_type, e.remote_traceback, e.remote_message)
             self._poison(e)
             raise e from None
+
+    def _imported_names(self, reply) -> list[str]:
+        __tracebackhide__ = True
+        names = reply.get("names") if type(reply) is dict else None
+        if type(names) is not list or not all(type(n) is str for n in names):
+            self._fail(CandidateError("protocol", "importing your module sent back an unexpected reply"), poison=True)
+        return names
 
     def _config_for_new_worker(self) -> WorkerConfig:
         config = WorkerConfig(**vars(self._config))

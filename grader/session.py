@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -32,7 +32,6 @@ class Settings:
     timeout: float | None = None
     memory_mb: int | None = None
     select: str | None = None  # a pytest -k expression
-    extra_hidden: list[Path] = field(default_factory=list)
 
 
 class RunContext:
@@ -104,7 +103,7 @@ class RunContext:
         config = WorkerConfig(
             submission=str(submission or self.submission_for(exercise)), workdir="",
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
-            hidden_paths=[str(p) for p in [self.solutions_dir(exercise), *self.settings.extra_hidden]],
+            hidden_paths=[str(self.solutions_dir(exercise))],
             forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
             preload=list(exercise.preload),
         )

@@ -161,8 +161,9 @@ class Session:
             return torch.Tensor.as_subclass(value.detach(), torch.Tensor)
         if isinstance(value, torch.device):
             return str(value)
-        if isinstance(value, (list, tuple, dict)) and type(value) not in (list, tuple, dict):
-            value = dict(value) if isinstance(value, dict) else (list(value) if isinstance(value, list) else tuple(value))
+        for base in (dict, list, tuple):  # subclasses (OrderedDict state_dicts, namedtuples) as their base
+            if isinstance(value, base) and type(value) is not base:
+                value = base(value)
         if type(value) is list:
             return [self.export(v, depth + 1) for v in value]
         if type(value) is tuple:

@@ -108,3 +108,18 @@ def test_import_failure_poisons_the_candidate(shared_context, tmp_path):
             c.anything
         assert info.value.kind == "import"
     c.close()
+
+
+def test_a_forged_import_reply_is_a_protocol_error(shared_context, tmp_path):
+    """The candidate owns the worker: while being imported it answers the import request itself."""
+    path = write_candidate(tmp_path, """
+        import socket
+        from grader import channel
+        channel.send(socket.socket(fileno=3), {"ok": 5})  # a well-formed frame, a nonsense reply
+        import time; time.sleep(30)
+    """)
+    c = Candidate(shared_context.worker_pool(), WorkerConfig(submission=str(path), workdir=""), Limits(timeout=2))
+    with pytest.raises(CandidateError, match="unexpected reply") as info:
+        c.anything
+    assert info.value.kind == "protocol"
+    c.close()
