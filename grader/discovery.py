@@ -43,6 +43,11 @@ class Exercise:
         return self.path / "solution.py"
 
     @property
+    def support(self) -> Path:
+        """Optional trusted helpers the tests run in the worker via `candidate.lib.support`."""
+        return self.path / "support.py"
+
+    @property
     def test_files(self) -> list[Path]:
         return sorted(self.path.glob("test_*.py"))
 

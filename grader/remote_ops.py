@@ -4,11 +4,17 @@ They return raw tensors and numbers; every verdict is made by the grader from th
 """
 from __future__ import annotations
 
+import importlib
+import sys
+
 import torch
 
 from grader import tasks, training
 
-__all__ = ["grads", "fit", "build"]
+__all__ = ["grads", "fit", "build", "make", "support"]
+
+SUPPORT_MODULE = "grader_exercise_support"
+MAKE_ROOTS = ("torch.", "grader.tasks.", "grader.training.")
 
 
 def lookup(name: str):
@@ -48,3 +54,33 @@ def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, **c
 def build(name: str, *args, **kwargs) -> torch.nn.Module:
     """Instantiate one of `grader.tasks.MODELS` (e.g. wrapping the candidate's module)."""
     return tasks.MODELS[name](*args, **kwargs)
+
+
+def make(path: str, *args, **kwargs):
+    """Call the public torch object at dotted `path` (e.g. "torch.nn.Linear", "torch.optim.SGD",
+    "torch.utils.data.DataLoader") with the arguments: builds plain torch objects in the worker
+    for the candidate's code to use (handles to candidate objects may be arguments)."""
+    if not path.startswith(MAKE_ROOTS) or any(p.startswith("_") for p in path.split(".")):
+        raise LookupError(f"make: {path!r} is not a public torch or grader.tasks object")
+    module_name, _, attr = path.rpartition(".")
+    target = None
+    while module_name:
+        try:
+            target = importlib.import_module(module_name)
+            break
+        except ImportError:
+            module_name, _, head = module_name.rpartition(".")
+            attr = f"{head}.{attr}"
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target(*args, **kwargs)
+
+
+def support(name: str, *args, **kwargs):
+    """Call function `name` of the exercise's own `support.py` (loaded in the worker at start)."""
+    module = sys.modules.get(SUPPORT_MODULE)
+    if module is None:
+        raise LookupError("this exercise has no support.py")
+    if name.startswith("_") or not callable(getattr(module, name, None)):
+        raise LookupError(f"support.py has no function {name!r}")
+    return getattr(module, name)(*args, **kwargs)

@@ -45,6 +45,7 @@ class WorkerConfig:
     memory_bytes: int = 4096 * MiB
     file_bytes: int = 256 * MiB
     preload: list[str] = field(default_factory=list)
+    support: str = ""  # the exercise's support.py (trusted helpers run in the worker), if any
 
 
 class SandboxError(RuntimeError):

@@ -106,6 +106,7 @@ class RunContext:
             hidden_paths=[str(self.solutions_dir(exercise))],
             forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
             preload=list(exercise.preload),
+            support=str(exercise.support) if exercise.support.is_file() else "",
         )
         return Candidate(self.worker_pool(), config, limits)
 

@@ -5,6 +5,9 @@ Exercise tests import from here and from grader.compare; both run only in the tr
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
+from pathlib import Path
 
 import torch
 
@@ -63,3 +66,16 @@ def check_finite_differences(candidate, module, state_dict: dict, x: torch.Tenso
     if missing:
         raise Mismatch(f"no gradient reached {missing} (detached, computed under no_grad, or not used?)")
     check_directional_derivatives(forward, {"x": x, **state_dict}, analytic, grad_output, g)
+
+
+def exercise_support(test_file: str):
+    """The `support.py` beside a test file, imported on the trusted side (the same helpers the
+    worker runs through `candidate.lib.support`)."""
+    path = Path(test_file).resolve().parent / "support.py"
+    name = f"grader_support_{path.parent.name}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -31,6 +31,8 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _scrub_environment(config)
     for name in config.get("preload", []):
         importlib.import_module(name)
+    if config.get("support"):
+        load_module_from(config["support"], "grader_exercise_support")
     if config.get("forbidden"):
         from grader import tripwires
 
@@ -109,13 +111,7 @@ class Session:
         raise ValueError(f"unknown request {op!r}")
 
     def import_submission(self) -> dict:
-        path = self.config["submission"]
-        spec = importlib.util.spec_from_file_location("solution", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["solution"] = module
-        spec.loader.exec_module(module)
+        module = load_module_from(self.config["submission"], "solution")
         self.objects[0] = module
         return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}
 
@@ -222,3 +218,14 @@ def describe_exception(e: BaseException, submission: str | None = None) -> dict:
         last = type(e).__name__
     text = "".join(traceback.format_list(mine or frames[-3:])) + last
     return {"type": type(e).__name__, "message": message[:MAX_TEXT], "traceback": text[-MAX_TEXT:]}
+
+
+def load_module_from(path: str, name: str):
+    """Import the file at `path` as module `name` (registered in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

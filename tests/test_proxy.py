@@ -123,3 +123,34 @@ def test_a_forged_import_reply_is_a_protocol_error(shared_context, tmp_path):
         c.anything
     assert info.value.kind == "protocol"
     c.close()
+
+
+def test_lib_make_builds_torch_objects_that_take_candidate_handles(cand):
+    net = cand.Net(3)
+    opt = cand.lib.make("torch.optim.SGD", net.parameters(), lr=0.5)
+    loss_fn = cand.lib.make("torch.nn.MSELoss")
+    x, y = torch.randn(5, 3), torch.zeros(5, 2)
+    before = net.state_dict()["fc.bias"]
+    loss = loss_fn(net(x), y)  # a remote call; the result comes back by value
+    assert loss.ndim == 0
+    opt.zero_grad()
+    assert cand.lib.make("torch.tensor", 3.0).item() == 3.0
+    with pytest.raises(CandidateError, match="not a public torch"):
+        cand.lib.make("os.system", "true")
+    with pytest.raises(CandidateError, match="not a public torch"):
+        cand.lib.make("torch._C._get_tracing_state")
+    assert torch.equal(net.state_dict()["fc.bias"], before)
+
+
+def test_lib_support_runs_the_exercises_support_module(shared_context, tmp_path):
+    path = write_candidate(tmp_path, SOURCE)
+    support = tmp_path / "support.py"
+    support.write_text("import torch\n\ndef twice(x):\n    return 2 * x\n\n_hidden = 1\n")
+    config = WorkerConfig(submission=str(path), workdir="", support=str(support))
+    c = Candidate(shared_context.worker_pool(), config, Limits(timeout=1.0))
+    try:
+        assert torch.equal(c.lib.support("twice", torch.ones(2)), torch.full((2,), 2.0))
+        with pytest.raises(CandidateError, match="no function '_hidden'"):
+            c.lib.support("_hidden")
+    finally:
+        c.close()
