@@ -47,12 +47,15 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for inputs, models and hypothesis.")
 @click.option("--timeout", type=float, help="Seconds per call to the candidate (default: the exercise's, else 10).")
 @click.option("--memory", "memory_mb", type=int, help="Worker memory cap in MiB (default: the exercise's, else 4096).")
+@click.option("--isolation/--no-isolation", default=None,
+              help="Confine workers with namespaces and user nobody (default: whenever running as root).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the JSON results here.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("-k", "select", help="Only tests matching this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
-def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, report, json_path, junit, select, verbose):
+def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, report, json_path, junit,
+          select, verbose):
     """Grade PATH (an exercise folder, or a folder of exercises)."""
     from grader import results
     from grader.runner import run_grading
@@ -60,7 +63,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, r
     if device == "cuda" and not _cuda_available():
         _fail("--device cuda was asked for, but CUDA is not available here")
     settings = Settings(seed=seed, device=device, solutions=solutions, submission=submission,
-                        timeout=timeout, memory_mb=memory_mb, select=select)
+                        timeout=timeout, memory_mb=memory_mb, select=select, isolation=isolation)
     ctx = RunContext(settings)
     ctx.worker_pool()  # the fork server imports torch while this process collects tests
     try:

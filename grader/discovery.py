@@ -32,6 +32,7 @@ class Exercise:
     timeout: float | None = None            # seconds per call to the candidate
     memory_mb: int | None = None
     preload: tuple[str, ...] = ()           # extra modules the worker imports up front
+    loopback: bool = False                  # the worker needs the loopback network interface
 
     @property
     def root(self) -> Path:
@@ -89,7 +90,7 @@ def _from_meta(folder: Path, meta: dict) -> Exercise:
         forbidden=tuple(meta.get("constraints", {}).get("forbidden", ())),
         points=dict(grading.get("points", {})), not_applicable=not_applicable,
         timeout=grading.get("timeout"), memory_mb=grading.get("memory_mb"),
-        preload=tuple(grading.get("preload", ())),
+        preload=tuple(grading.get("preload", ())), loopback=bool(grading.get("loopback", False)),
     )
 
 

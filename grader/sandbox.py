@@ -24,7 +24,7 @@ class Limits:
     timeout: float = 10.0
     memory_mb: int = 4096
     output_bytes: int = 64 * 1024
-    file_mb: int = 256
+    file_mb: int = 64
     message_mb: int = 1024
 
     def to_dict(self) -> dict:
@@ -46,6 +46,8 @@ class WorkerConfig:
     file_bytes: int = 256 * MiB
     preload: list[str] = field(default_factory=list)
     support: str = ""  # the exercise's support.py (trusted helpers run in the worker), if any
+    isolate: bool = False  # namespaces, read-only file system, hidden paths, user nobody (needs root)
+    loopback: bool = False  # with isolate: bring up the loopback interface of its network namespace
 
 
 class SandboxError(RuntimeError):

@@ -9,6 +9,7 @@ from types import ModuleType
 
 import torch
 
+from grader import confine
 from grader.discovery import Exercise
 from grader.proxy import Candidate
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
@@ -32,6 +33,7 @@ class Settings:
     timeout: float | None = None
     memory_mb: int | None = None
     select: str | None = None  # a pytest -k expression
+    isolation: bool | None = None  # None: isolate workers whenever we can (running as root)
 
 
 class RunContext:
@@ -61,6 +63,18 @@ class RunContext:
             timeout=float(s.timeout or exercise.timeout or DEFAULT_TIMEOUT),
             memory_mb=int(s.memory_mb or exercise.memory_mb or DEFAULT_MEMORY_MB),
         )
+
+    @property
+    def isolated(self) -> bool:
+        """Whether workers get namespaces, a read-only file system and an unprivileged user."""
+        want = self.settings.isolation
+        if want and not confine.available():
+            raise ReferenceProblem("--isolation needs Linux and root (run the grader in a container as root)")
+        return confine.available() if want is None else want
+
+    def hidden_paths(self, exercise: Exercise) -> list[str]:
+        """What a worker must not read: every reference, every exercise's tests, the harness tests."""
+        return [str(p) for p in (self.solutions_dir(exercise), exercise.path.parent, exercise.root / "tests")]
 
     def solutions_dir(self, exercise: Exercise) -> Path:
         return Path(self.settings.solutions or exercise.root / "solutions").resolve()
@@ -103,7 +117,7 @@ class RunContext:
         config = WorkerConfig(
             submission=str(submission or self.submission_for(exercise)), workdir="",
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
-            hidden_paths=[str(self.solutions_dir(exercise))],
+            hidden_paths=self.hidden_paths(exercise), isolate=self.isolated, loopback=exercise.loopback,
             forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
             preload=list(exercise.preload),
             support=str(exercise.support) if exercise.support.is_file() else "",

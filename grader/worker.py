@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import linecache
 import os
 import random
 import resource
 import socket
 import sys
 import traceback
+import types
 
 import torch
 
-from grader import channel, wire
+from grader import channel, confine, remote_ops, wire
 
 CTL_FD = 3
 MAX_MESSAGE = 1 << 30
@@ -27,19 +29,48 @@ MAX_TEXT = 4000
 def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     """Confine this freshly forked process as `config` says, then serve until EOF."""
     _redirect_fds(ctl_fd, out_fd)
-    _set_limits(config)
-    _scrub_environment(config)
-    for name in config.get("preload", []):
-        importlib.import_module(name)
-    if config.get("support"):
-        load_module_from(config["support"], "grader_exercise_support")
+    isolated = bool(config.get("isolate")) and confine.available()
+    try:
+        if isolated:
+            confine.enter_pid_namespace()  # from here on we are PID 1 of our own namespace
+        source = _read_source(config["submission"])  # before its folder may be hidden
+        _set_limits(config)
+        for name in config.get("preload", []):
+            importlib.import_module(name)
+        if config.get("support"):
+            load_module_from(config["support"], remote_ops.SUPPORT_MODULE)
+        workdir = config["workdir"]
+        if isolated:
+            workdir = confine.isolate(config.get("hidden_paths", []), _needed_paths(),
+                                      int(config.get("file_bytes") or 64 * 2**20), bool(config.get("loopback")))
+    except confine.ConfinementError as e:
+        print(f"grader sandbox: could not confine the worker: {e}", file=sys.stderr, flush=True)
+        os._exit(71)
+    _scrub_environment(config, workdir)
     if config.get("forbidden"):
         from grader import tripwires
 
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    serve(socket.socket(fileno=CTL_FD), Session(config))
+    if isolated:
+        confine.drop_privileges()
+    serve(socket.socket(fileno=CTL_FD), Session(config, source))
+
+
+def _read_source(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None  # the import request reports it
+
+
+def _needed_paths() -> list[str]:
+    """Folders the worker still reads from after confinement: where imports come from."""
+    import grader
+
+    return [p for p in sys.path if p and os.path.isdir(p)] + [os.path.dirname(os.path.dirname(grader.__file__))]
 
 
 def _redirect_fds(ctl_fd: int, out_fd: int) -> None:
@@ -64,9 +95,8 @@ def _set_limits(config: dict) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
 
 
-def _scrub_environment(config: dict) -> None:
+def _scrub_environment(config: dict, workdir: str) -> None:
     """Own working directory and environment; nothing hidden (e.g. references) on sys.path."""
-    workdir = config["workdir"]
     os.chdir(workdir)
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
     os.environ.clear()
@@ -90,8 +120,8 @@ def _seed(seed: int) -> None:
 class Session:
     """The worker's object table and the operations the grader may ask for."""
 
-    def __init__(self, config: dict):
-        self.config = config
+    def __init__(self, config: dict, source: str | None = None):
+        self.config, self.source = config, source
         self.device = torch.device(config.get("device", "cpu"))
         self.objects: dict[int, object] = {}
         self.next_id = 1
@@ -105,13 +135,11 @@ class Session:
         if op == "call":
             return self.call(request)
         if op == "lib":
-            from grader import remote_ops
-
             return self.call_function(remote_ops.lookup(request["name"]), request)
         raise ValueError(f"unknown request {op!r}")
 
     def import_submission(self) -> dict:
-        module = load_module_from(self.config["submission"], "solution")
+        module = load_module_from(self.config["submission"], "solution", self.source)
         self.objects[0] = module
         return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}
 
@@ -220,12 +248,20 @@ def describe_exception(e: BaseException, submission: str | None = None) -> dict:
     return {"type": type(e).__name__, "message": message[:MAX_TEXT], "traceback": text[-MAX_TEXT:]}
 
 
-def load_module_from(path: str, name: str):
-    """Import the file at `path` as module `name` (registered in sys.modules)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
+def load_module_from(path: str, name: str, source: str | None = None):
+    """Import the file at `path` as module `name` (registered in sys.modules); with `source`,
+    from that text (read before the file's folder was hidden), kept for tracebacks."""
+    if source is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    linecache.cache[path] = (len(source), None, source.splitlines(keepends=True), path)
+    module = types.ModuleType(name)
+    module.__file__ = path
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
     return module

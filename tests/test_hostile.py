@@ -1,60 +1,277 @@
-"""Hostile candidates are contained: each fails with a clear message and the grader carries on.
+"""The attack suite: hostile candidates are contained, each fails with a clear message, the run
+ends with a complete report, and the machine is left clean.
 
-Each file in tests/hostile/ is graded against the tiny exercise (fast); the comparison-patching
-attack is also tried on 17_self_attention, and two attacks go through the real command line.
+Each file in tests/hostile/ is one attack on the tiny exercise 90_scale (its docstring says what
+it tries). Placeholders in the files (@PROJECT@, @SOLUTIONS@, @REPORT@, @MARK@, @PORT@) are
+filled in per test. Attacks that would harm the machine if they ever ran unconfined (signals to
+every process, fork bombs, thread floods) run only where workers are isolated (as root).
 """
+from __future__ import annotations
+
+import ctypes
+import itertools
 import json
 import os
+import socket
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
+from grader import confine
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import Settings
 from tests.conftest import REPO, run_grade
 
 HOSTILE = Path(__file__).parent / "hostile"
+ISOLATED = confine.available()
+needs_isolation = pytest.mark.skipif(not ISOLATED, reason="only safe with isolated workers (run as root)")
+_marks = itertools.count()
 
-# file -> (a test that must not pass, words its message must contain)
-EXPECTED = {
-    "patches_comparisons": ("test_value", "scaled values"),
-    "exits_the_process": ("test_value", "exited with status 0"),
-    "loops_forever": ("test_value", "did not finish within the 1 s time limit"),
-    "segfaults": ("test_value", "killed by SIGSEGV"),
-    "returns_a_pickle_payload": ("test_value", "malformed data"),
-    "raises_keyboard_interrupt": ("test_value", "SystemExit"),
-    "crashes_at_import": ("test_value", "failed to import: MemoryError"),
-    "floods_output": ("test_value", "scaled values"),
-    "mutates_its_input": ("test_value", "scaled values"),
+
+@dataclass(frozen=True)
+class Attack:
+    words: str                  # what the failing test's message must say
+    test: str = "test_value"    # a test that must not pass
+    isolated_only: bool = False
+    memory_mb: int | None = None
+    timeout: float = 1.0        # seconds per call
+
+
+ATTACKS = {
+    # tampering
+    "patches_comparisons": Attack("scaled values"),
+    "patches_pytest_and_the_grader": Attack("scaled values", timeout=10),  # importing pytest takes time
+    "returns_a_tensor_subclass": Attack("scaled values"),
+    "returns_a_fake_tensor": Attack("expected a tensor"),
+    "returns_an_aliased_tensor": Attack("scaled values"),
+    "returns_a_pickle_payload": Attack("malformed data"),
+    "mutates_its_input": Attack("scaled values"),
+    # escaping
+    "exits_the_process": Attack("exited with status 0"),
+    "raises_keyboard_interrupt": Attack("SystemExit"),
+    "signals_its_parents": Attack("scaled values", isolated_only=True),
+    "forks_a_daemon": Attack("scaled values"),
+    "writes_outside_its_folder": Attack("scaled values"),
+    "crashes_at_import": Attack("failed to import: MemoryError"),
+    "segfaults": Attack("killed by SIGSEGV"),
+    # exhausting
+    "loops_forever": Attack("did not finish within the 1 s time limit"),
+    "sleeps": Attack("did not finish within the 1 s time limit"),
+    "allocates_too_much": Attack("can't allocate memory", memory_mb=1024),
+    "floods_output": Attack("scaled values"),
+    "creates_a_huge_file": Attack("File too large"),
+    "recurses_deeply": Attack("killed by SIGSEGV"),
+    "starts_many_threads": Attack("can't start new thread", isolated_only=True),
+    "fork_bomb": Attack("did not finish within the 1 s time limit", isolated_only=True),
+    # peeking and network
+    "reads_the_references": Attack("scaled values", isolated_only=True),
+    "uses_the_network": Attack("scaled values", isolated_only=True),
+    "serves_on_its_own_loopback": Attack("Network is unreachable", isolated_only=True),
 }
 
 
-def test_every_hostile_candidate_has_an_expectation():
-    assert sorted(p.stem for p in HOSTILE.glob("*.py")) == sorted(EXPECTED)
+# -- helpers ---------------------------------------------------------------------------------
+def instantiate(name: str, folder: Path, **values: str) -> Path:
+    """The attack's source with its placeholders filled in, written under `folder`."""
+    source = (HOSTILE / f"{name}.py").read_text()
+    for key, value in values.items():
+        source = source.replace(f"@{key}@", str(value))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    return path
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_hostile_candidate_fails_cleanly(context, tiny_project, name):
-    context.settings = Settings(timeout=1.0)
-    originals = (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__)
-    ex = load_exercise(tiny_project / "exercises" / "90_scale")
-    result = grade_exercise(ex, context, HOSTILE / f"{name}.py")
+def new_mark() -> str:
+    """A token unique to one test that is also a valid `sleep` duration."""
+    return f"{900 + next(_marks)}.{os.getpid()}"
+
+
+def processes_mentioning(mark: str) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mark.encode() in open(f"/proc/{entry}/cmdline", "rb").read() and _state(entry) != "Z":
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _state(pid: str) -> str:
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+
+
+def files_mentioning(mark: str, *folders: Path) -> list[Path]:
+    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path.home(), Path("/root"), *folders]
+    found = []
+    for place in places:
+        try:
+            found += [p for p in place.rglob(f"*{mark}*")]
+        except OSError:
+            continue
+    return found
+
+
+def assert_clean(mark: str, *folders: Path) -> None:
+    """No process and no file left behind by the attack."""
+    assert not processes_mentioning(mark), f"processes left behind: {processes_mentioning(mark)}"
+    assert not files_mentioning(mark, *folders), f"files written outside the sandbox: {files_mentioning(mark, *folders)}"
+
+
+@pytest.fixture
+def listener():
+    """A TCP server on the grader's loopback that records whether anyone connected."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def connections(server: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+@pytest.fixture(scope="module")
+def subreaper():
+    """Orphans of processes this test process started come back to it: a check that nothing
+    the command line started outlives it (PR_SET_CHILD_SUBREAPER)."""
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+    yield
+    ctypes.CDLL(None, use_errno=True).prctl(36, 0, 0, 0, 0)
+
+
+def live_children() -> set[int]:
+    me = str(os.getpid())
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+# -- every attack, graded in process ---------------------------------------------------------
+def test_every_attack_has_an_expectation():
+    assert sorted(p.stem for p in HOSTILE.glob("*.py")) == sorted(ATTACKS)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
+    attack = ATTACKS[name]
+    if attack.isolated_only and not ISOLATED:
+        pytest.skip("only safe with isolated workers (run as root)")
+    mark = new_mark()
+    path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions",
+                       REPORT=tiny_project / "out" / "r.json", MARK=mark, PORT=listener.getsockname()[1])
+    context.settings = Settings(timeout=attack.timeout, memory_mb=attack.memory_mb)
+    originals = (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
+                 os.environ.get("PATH"), os.environ.get("HOME"))
+
+    result = grade_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context, path)
 
     assert result.status == "fail" and not result.error, result.error  # graded, and failed
-    test_name, words = EXPECTED[name]
-    test = next(t for t in result.tests if t.name == test_name)
-    assert test.status in ("fail", "error") and words in test.message, test.message
-    assert (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__) == originals
-    assert not Path("/tmp/pwned-by-pickle").exists()
+    test = next(t for t in result.tests if t.name == attack.test)
+    assert test.status in ("fail", "error") and attack.words in test.message, test.message
+    assert (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
+            os.environ.get("PATH"), os.environ.get("HOME")) == originals
     assert all(len(t.output) < 70_000 for t in result.tests)
+    assert not any("FOUND" in t.output for t in result.tests), "the candidate read a reference"
+    assert connections(listener) == 0, "the candidate reached the grader's network"
+    assert not Path("/tmp/pwned-by-pickle").exists()
+    assert_clean(mark, tiny_project)
 
 
 def test_flooded_output_is_truncated_with_a_note(context, tiny_project):
     ex = load_exercise(tiny_project / "exercises" / "90_scale")
     result = grade_exercise(ex, context, HOSTILE / "floods_output.py")
     assert "more bytes were dropped" in result.tests[1].output
+
+
+def test_an_exercise_may_grant_loopback(context, tiny_project, tmp_path, listener):
+    """With `[grading] loopback = true` the worker gets a working loopback of its own (as
+    08_data_parallel needs), and still cannot reach the grader's."""
+    toml = tiny_project / "exercises" / "90_scale" / "exercise.toml"
+    toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\nloopback = true"))
+    ex = load_exercise(toml.parent)
+    assert ex.loopback
+    result = grade_exercise(ex, context, HOSTILE / "serves_on_its_own_loopback.py")
+    assert result.status == "pass", [t.message for t in result.tests]
+    if ISOLATED:
+        mark = new_mark()
+        path = instantiate("uses_the_network", tmp_path, PORT=listener.getsockname()[1], MARK=mark)
+        result = grade_exercise(ex, context, path)
+        assert result.status == "fail" and connections(listener) == 0
+
+
+# -- attacks through the real command line --------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["segfaults", "raises_keyboard_interrupt", "writes_outside_its_folder",
+                                  "forks_a_daemon", "signals_its_parents"])
+def test_command_line_survives_and_leaves_nothing_behind(subreaper, tiny_project, tmp_path, name):
+    if ATTACKS[name].isolated_only and not ISOLATED:
+        pytest.skip("only safe with isolated workers (run as root)")
+    out, report, mark = tiny_project / "out" / "r.json", tiny_project / "out" / "r.html", new_mark()
+    out.parent.mkdir()
+    out.write_text('{"previous": "run"}')
+    path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, REPORT=out, MARK=mark,
+                       SOLUTIONS=tiny_project / "solutions", PORT=1)
+    before = live_children()
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", path, "--json", out,
+                  "--report", report, "--timeout", "2")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert not out.is_symlink()
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["summary"]["pass"] < doc["summary"]["tests"] and doc["summary"]["status"] == "fail"
+    assert report.stat().st_size < 200_000 and "</html>" in report.read_text(encoding="utf-8")
+    assert "def test_shape" in (tiny_project / "exercises" / "90_scale" / "test_scale.py").read_text()
+    assert live_children() <= before, "the grader left processes behind"
+    assert_clean(mark, tiny_project)
+
+
+@needs_isolation
+def test_private_solutions_folder_is_invisible_to_the_worker(tiny_project, tmp_path):
+    """--solutions in a folder only root may read: the worker (user nobody) sees none of it."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "90_scale.py").write_text((tiny_project / "solutions" / "90_scale.py").read_text())
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    out = tmp_path / "r.json"
+    path = instantiate("reads_the_references", tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=private)
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", path, "--solutions", private,
+                  "--json", out, "--timeout", "5", "-v")
+    assert p.returncode == 1, p.stdout + p.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["settings"]["isolation"].startswith("namespaces")
+    assert "FOUND" not in p.stdout and doc["summary"]["status"] == "fail"
+
+
+def test_limits_and_isolation_are_in_the_json(tiny_project, tmp_path):
+    out = tmp_path / "r.json"
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", tiny_project / "solutions" / "90_scale.py",
+                  "--json", out, "--timeout", "3", "--memory", "1500")
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    limits = doc["exercises"][0]["limits"]
+    assert limits["timeout"] == 3 and limits["memory_mb"] == 1500 and limits["output_bytes"] > 0
+    assert doc["settings"]["isolation"] == ("namespaces, read-only file system, user nobody" if ISOLATED
+                                            else "none (not root)")
 
 
 def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
@@ -70,30 +287,3 @@ def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
     context.settings = Settings(select="test_matches_reference or test_matches_torch")
     result = grade_exercise(load_exercise(REPO / "exercises" / "17_self_attention"), context, cheat)
     assert result.status == "fail" and result.tests and all(t.status == "fail" for t in result.tests)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["segfaults", "raises_keyboard_interrupt"])
-def test_command_line_survives_and_exits_1(tiny_project, name):
-    out = tiny_project / "r.json"
-    before = _grader_processes()
-    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", HOSTILE / f"{name}.py",
-                  "--json", out, "--timeout", "2")
-    assert p.returncode == 1, p.stdout + p.stderr
-    doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["summary"]["pass"] < doc["summary"]["tests"] and doc["summary"]["status"] == "fail"
-    assert _grader_processes() <= before  # its fork server and workers are all gone
-
-
-def _grader_processes() -> set[int]:
-    """Live fork servers and workers (workers are forks of the fork server: same command line)."""
-    found = set()
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
-            state = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if b"grader.zygote" in cmdline and state != "Z":
-            found.add(int(entry))
-    return found

@@ -1,0 +1,195 @@
+"""Kernel-level confinement of a worker (Linux, as root): PID, mount, IPC and network namespaces,
+a read-only file system with hidden paths and scratch tmpfs, and an unprivileged user.
+
+Runs inside the freshly forked worker, before any candidate code. Without root none of this is
+possible; `available()` says so and the worker keeps only its rlimits and path scrubbing.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import re
+import resource
+import signal
+import socket
+import struct
+import sys
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
+
+NOBODY = 65534                 # uid and gid of nobody/nogroup on Debian
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # the only writable places the worker gets (fresh tmpfs)
+WORKDIR = "/tmp/work"
+MAX_TASKS = 256                # processes + threads of the worker's user (RLIMIT_NPROC)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ConfinementError(OSError):
+    """A confinement step failed: the worker must not go on unconfined."""
+
+
+def available() -> bool:
+    """True when this process can confine workers (Linux, effective uid 0)."""
+    return sys.platform.startswith("linux") and os.geteuid() == 0
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise ConfinementError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+# -- processes -------------------------------------------------------------------------------
+def enter_pid_namespace() -> None:
+    """Fork into a fresh PID namespace. The child returns from this call as PID 1 there and goes
+    on as the worker; this process only waits and then exits exactly as the child did. When the
+    child dies, the kernel kills everything left in its namespace, so nothing it forked (even
+    with setsid or a double fork) outlives it."""
+    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    pid = os.fork()
+    if pid == 0:
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+        return
+    _mirror_exit(pid)
+
+
+def _mirror_exit(pid: int) -> None:
+    """In the waiting parent: exit with the child's status (same signal, or same code)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, 1 << 16)  # the child holds the control socket; EOF must follow its death
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
+
+
+# -- file system and network -----------------------------------------------------------------
+def isolate(hidden: list[str], keep: list[str], scratch_bytes: int, loopback: bool) -> str:
+    """Private mount, IPC and network namespaces: every mount read-only, each `hidden` path
+    covered by an empty unreadable tmpfs (unless it contains a `keep` path the worker needs),
+    fresh scratch tmpfs, the `keep` folders reachable for user nobody, a private /proc, loopback
+    up only if asked. Returns the working folder."""
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET), "unshare(NEWNS|NEWIPC|NEWNET)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for target in _mount_points():
+        _remount_read_only(target)
+    for path in hidden:
+        _hide(path, keep)
+    for target in SCRATCH:
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=1777")
+    _expose(keep)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.mkdir(WORKDIR, 0o700)
+    os.chown(WORKDIR, NOBODY, NOBODY)
+    if loopback:
+        _loopback_up()
+    return WORKDIR
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), p) for p in points]  # \040 is a space
+
+
+def _remount_read_only(target: str) -> None:
+    try:
+        keep = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        return  # a mount we cannot even stat is not one the worker can write to
+    # Pseudo file systems (proc, sysfs, ...) may refuse; the unprivileged user cannot write them.
+    _libc.mount(None, target.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, None)
+
+
+def _hide(path: str, keep: list[str]) -> None:
+    real = os.path.realpath(path)
+    if not os.path.exists(real) or any(_contains(real, k) for k in keep):
+        return
+    if os.path.isdir(real):
+        _mount("tmpfs", real, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+    else:
+        _bind(os.devnull, real)
+
+
+def _bind(source: str, target: str) -> None:
+    """A read-only bind mount (a fresh bind mount is writable until remounted)."""
+    _mount(source, target, None, MS_BIND)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _expose(paths: list[str]) -> None:
+    """Make each folder in `paths` reachable for user nobody when an ancestor is closed to
+    others (e.g. Python installed under /root, mode 0700): the closed ancestor is covered by
+    an empty read-only tmpfs, and only the needed folders are bound back into it."""
+    by_ancestor: dict[str, list[str]] = {}
+    for path in sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}):
+        closed = _closed_ancestor(path)
+        if closed and not any(_contains(p, path) for p in by_ancestor.get(closed, [])):
+            by_ancestor.setdefault(closed, []).append(path)
+    for n, (closed, inside) in enumerate(by_ancestor.items()):
+        stages = []
+        for i, path in enumerate(inside):  # keep a handle on each folder before covering it
+            stage = os.path.join(SCRATCH[0], f".expose-{n}-{i}")
+            os.mkdir(stage)
+            _mount(path, stage, None, MS_BIND | MS_REC)
+            stages.append(stage)
+        _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for stage, path in zip(stages, inside):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _bind(stage, path)
+            _check(_libc.umount2(stage.encode(), MNT_DETACH), f"umount {stage}")
+            os.rmdir(stage)
+        _mount(None, closed, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The outermost folder on the way to `path` that others may not enter, if any."""
+    parts = path.strip(os.sep).split(os.sep)
+    for i in range(1, len(parts) + 1):
+        folder = os.sep + os.path.join(*parts[:i])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
+def _contains(folder: str, path: str) -> bool:
+    path = os.path.realpath(path)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP | IFF_RUNNING))
+
+
+# -- user ------------------------------------------------------------------------------------
+def drop_privileges(uid: int = NOBODY, gid: int = NOBODY, max_tasks: int = MAX_TASKS) -> None:
+    """Become `uid`/`gid` for good, with no way back (no setuid binaries, no capabilities)."""
+    resource.setrlimit(resource.RLIMIT_NPROC, (max_tasks, max_tasks))
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    if os.geteuid() != uid or os.getegid() != gid:
+        raise ConfinementError(1, "could not drop privileges")
