@@ -11,7 +11,6 @@ import fcntl
 import os
 import re
 import resource
-import signal
 import socket
 import struct
 import sys
@@ -20,13 +19,13 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
 
 NOBODY = 65534                 # uid and gid of nobody/nogroup on Debian
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # the only writable places the worker gets (fresh tmpfs)
 WORKDIR = "/tmp/work"
-MAX_TASKS = 256                # processes + threads of the worker's user (RLIMIT_NPROC)
+MAX_TASKS = 256                # processes + threads of user nobody (RLIMIT_NPROC)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -52,33 +51,21 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 
 # -- processes -------------------------------------------------------------------------------
-def enter_pid_namespace() -> None:
-    """Fork into a fresh PID namespace. The child returns from this call as PID 1 there and goes
-    on as the worker; this process only waits and then exits exactly as the child did. When the
-    child dies, the kernel kills everything left in its namespace, so nothing it forked (even
-    with setsid or a double fork) outlives it."""
-    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-    pid = os.fork()
-    if pid == 0:
-        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-        return
-    _mirror_exit(pid)
+class PidNamespaces:
+    """Puts each next child of the calling process (the fork server) into a fresh PID namespace,
+    as its PID 1: when that child dies, the kernel kills everything left in its namespace, so
+    nothing it forked (even with setsid or a double fork) outlives it. Usage:
+    `ns.before_fork(); pid = os.fork(); (parent) ns.after_fork()`."""
 
+    def __init__(self):
+        self._own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
-def _mirror_exit(pid: int) -> None:
-    """In the waiting parent: exit with the child's status (same signal, or same code)."""
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(signum, signal.SIG_IGN)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.closerange(3, 1 << 16)  # the child holds the control socket; EOF must follow its death
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
+    def before_fork(self) -> None:
+        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+
+    def after_fork(self) -> None:
+        """Back to our own namespace for children, so that the next unshare may make a new one."""
+        _check(_libc.setns(self._own, CLONE_NEWPID), "setns(own PID namespace)")
 
 
 # -- file system and network -----------------------------------------------------------------

@@ -31,8 +31,6 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _redirect_fds(ctl_fd, out_fd)
     isolated = bool(config.get("isolate")) and confine.available()
     try:
-        if isolated:
-            confine.enter_pid_namespace()  # from here on we are PID 1 of our own namespace
         source = _read_source(config["submission"])  # before its folder may be hidden
         _set_limits(config)
         for name in config.get("preload", []):

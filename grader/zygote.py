@@ -11,6 +11,7 @@ EOF on the socket means the grader is gone: every live worker group is killed.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import json
 import os
@@ -18,6 +19,8 @@ import select
 import signal
 import socket
 import sys
+
+from grader import confine
 
 PR_SET_PDEATHSIG = 1
 
@@ -88,14 +91,30 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
         return True
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    isolate = config.get("isolate") and confine.available()
+    try:
+        if isolate:
+            _pid_namespaces().before_fork()  # the worker will be PID 1 of a namespace of its own
+        pid = os.fork()
+    except OSError as e:
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"spawn_failed": str(e)}).encode())
+        return True
     if pid == 0:
         _child(config, fds, closing=[sock.fileno(), *own_fds])
+    if isolate:
+        _pid_namespaces().after_fork()
     for fd in fds:
         os.close(fd)
     children.add(pid)
     sock.send(json.dumps({"spawned": pid}).encode())
     return True
+
+
+@functools.cache
+def _pid_namespaces() -> confine.PidNamespaces:
+    return confine.PidNamespaces()
 
 
 def _child(config: dict, fds: list[int], closing: list[int]) -> None:

@@ -1,0 +1,30 @@
+"""Divides the correct count by len(loader), the number of batches, instead of the number of samples."""
+import torch
+
+
+
+def train_epoch(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total_loss, seen = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(y)
+        seen += len(y)
+    return total_loss / seen
+
+
+
+@torch.no_grad()
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        total_loss += loss_fn(logits, y).item() * len(y)
+        correct += (logits.argmax(dim=-1) == y).sum().item()
+    return total_loss / len(loader.dataset), correct / len(loader)

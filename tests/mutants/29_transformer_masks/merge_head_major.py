@@ -1,0 +1,33 @@
+"""Repeats the padding mask head-major (repeat(H, 1)): row b*H + h gets another batch element's padding."""
+import torch
+
+
+def causal_mask(size, dtype=torch.float32, device=None):
+    mask = torch.triu(torch.ones(size, size, dtype=torch.bool, device=device), diagonal=1)
+    if dtype == torch.bool:
+        return mask
+    return torch.zeros(size, size, dtype=dtype, device=device).masked_fill(mask, float("-inf"))
+
+
+def padding_mask(lengths, max_len=None):
+    if max_len is None:
+        max_len = int(lengths.max())
+    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
+
+
+def to_float(mask, dtype):
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+    return mask
+
+
+def merge_masks(attn_mask, key_padding_mask, num_heads):
+    B, S = key_padding_mask.shape
+    T = attn_mask.shape[-2]
+    if attn_mask.dim() == 2:
+        attn_mask = attn_mask.unsqueeze(0).expand(B * num_heads, T, S)
+    kpm = key_padding_mask.repeat(num_heads, 1)[:, None, :]  # (B*H, 1, S)
+    if attn_mask.dtype == torch.bool and kpm.dtype == torch.bool:
+        return attn_mask | kpm
+    dtype = attn_mask.dtype if attn_mask.is_floating_point() else kpm.dtype
+    return to_float(attn_mask, dtype) + to_float(kpm, dtype)

@@ -1,0 +1,30 @@
+"""Label smoothing puts 1 - eps on the target and eps / (C - 1) on each other class (not eps / C on all)."""
+import torch
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    C = input.shape[1]
+    m = input.amax(dim=1, keepdim=True).detach()
+    logp = (input - m) - (input - m).exp().sum(dim=1, keepdim=True).log()  # (N, C, *d)
+    w = torch.ones(C, dtype=input.dtype, device=input.device) if weight is None else weight
+    w_b = w.view(1, C, *[1] * (input.dim() - 2))
+    if target.is_floating_point():
+        q = (1 - label_smoothing) * target + label_smoothing / max(C - 1, 1) * (1 - target)
+        loss = -(w_b * q * logp).sum(dim=1)
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return loss.sum()
+        return loss.sum() / loss.numel()
+    keep = target != ignore_index
+    y = torch.where(keep, target, torch.zeros_like(target))
+    logp_y = logp.gather(1, y.unsqueeze(1)).squeeze(1)
+    w_y = w[y] * keep
+    smooth = -(w_b * logp).sum(dim=1) * keep
+    others = smooth - (-w_y * logp_y)  # every class but the target
+    loss = (1 - label_smoothing) * (-w_y * logp_y) + label_smoothing / max(C - 1, 1) * others
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w_y.sum()

@@ -1,0 +1,21 @@
+"""Updates w first, then computes b's gradient from residuals with the new w (not simultaneous)."""
+import torch
+
+
+def fit_normal_equation(X, y, l2=0.0):
+    N, D = X.shape
+    x_mean, y_mean = X.mean(dim=0), y.mean()
+    Xc, yc = X - x_mean, y - y_mean
+    w = torch.linalg.solve(Xc.T @ Xc + N * l2 * torch.eye(D, dtype=X.dtype), Xc.T @ yc)
+    return w, y_mean - x_mean @ w
+
+
+def fit_gradient_descent(X, y, lr, steps, l2=0.0):
+    N, D = X.shape
+    w, b = torch.zeros(D, dtype=X.dtype), torch.zeros((), dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w = w - lr * (2 / N * X.T @ r + 2 * l2 * w)
+        r = X @ w + b - y
+        b = b - lr * (2 / N * r.sum())
+    return w, b
