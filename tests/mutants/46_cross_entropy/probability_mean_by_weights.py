@@ -1,4 +1,4 @@
-"""With probability targets, 'mean' divides by the summed weight of the targets (as for indices) instead of the number of positions."""
+"""With probability targets, 'mean' divides by the targets' summed weight (as for indices), not the position count."""
 import torch
 
 
