@@ -3,11 +3,13 @@ dynamic code execution, and the names the exercise's interface requires."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
 DYNAMIC_ATTRS = {"import_module", "__import__"}
+IDENTIFIER_LIKE = re.compile(r"[\w.:]+")  # "cross_entropy", "torch.nn.functional.dropout"; not prose
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,14 @@ def _missing_names(tree: ast.Module, required: tuple[str, ...]) -> list[Finding]
 
 
 def _forbidden_uses(tree: ast.Module, forbidden: tuple[str, ...]) -> list[Finding]:
-    """Any mention of a forbidden API's final name: as an attribute, a name, an import or a string."""
+    """Any mention of a forbidden API's final name: as an attribute, an import, an identifier-like
+    string, or a bare name the file does not define itself (its own `def dropout` is allowed)."""
     leaf_to_api = {api.rsplit(".", 1)[-1]: api for api in forbidden}
     docstrings = _docstring_nodes(tree)
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     findings, seen = [], set()
     for node in ast.walk(tree):
-        leaf = None if id(node) in docstrings else _mentioned_name(node, leaf_to_api)
+        leaf = None if id(node) in docstrings else _mentioned_name(node, leaf_to_api, own)
         line = getattr(node, "lineno", 0)
         if leaf and (leaf, line) not in seen:
             seen.add((leaf, line))
@@ -78,14 +82,14 @@ def _docstring_nodes(tree: ast.Module) -> set[int]:
             if o.body and isinstance(o.body[0], ast.Expr) and isinstance(o.body[0].value, ast.Constant)}
 
 
-def _mentioned_name(node: ast.AST, leaf_to_api: dict[str, str]) -> str | None:
+def _mentioned_name(node: ast.AST, leaf_to_api: dict[str, str], own: set[str]) -> str | None:
     if isinstance(node, ast.Attribute) and node.attr in leaf_to_api:
         return node.attr
-    if isinstance(node, ast.Name) and node.id in leaf_to_api:
+    if isinstance(node, ast.Name) and node.id in leaf_to_api and node.id not in own:
         return node.id
     if isinstance(node, ast.alias) and node.name.rsplit(".", 1)[-1] in leaf_to_api:
         return node.name.rsplit(".", 1)[-1]
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTIFIER_LIKE.fullmatch(node.value):
         return next((leaf for leaf in leaf_to_api if leaf in node.value), None)
     return None
 

@@ -43,3 +43,26 @@ def test_missing_names_and_syntax_errors():
 def test_assignments_and_imports_define_names():
     assert kinds("from mylib import SelfAttention\n") == []
     assert kinds("SelfAttention = None\n") == []
+
+
+def test_the_files_own_functions_and_prose_may_share_a_forbidden_name():
+    forbidden = ("torch.nn.functional.dropout", "torch.nn.functional.cross_entropy")
+    own = (
+        "import torch\n"
+        "def dropout(x, p):\n"
+        "    if not 0 <= p <= 1:\n"
+        "        raise ValueError(f'dropout probability must be in [0, 1], got {p}')\n"
+        "    return x\n"
+        "def twice(x):\n"
+        "    return dropout(dropout(x, 0.5), 0.5)\n"
+    )
+    assert scan(own, forbidden) == []
+    borrowed = (
+        "import torch.nn.functional as F\n"
+        "def cross_entropy(x, t):\n"
+        "    return F.cross_entropy(x, t)\n"          # the library's, through an attribute
+        "def other(x):\n"
+        "    return getattr(F, 'dropout')(x)\n"        # by an identifier-like string
+        "from torch.nn.functional import dropout\n"    # by import
+    )
+    assert sorted(f.line for f in scan(borrowed, forbidden)) == [3, 5, 6]
