@@ -1,4 +1,4 @@
-"""Builds the causal mask with nn.Transformer.generate_square_subsequent_mask, the API the exercise forbids (values are otherwise right)."""
+"""Builds the causal mask with nn.Transformer.generate_square_subsequent_mask (forbidden; values are otherwise right)."""
 import torch
 from torch import nn
 
@@ -24,7 +24,9 @@ def merge_masks(attn_mask, key_padding_mask, num_heads):
         merged = attn | kpm
     else:
         dtype = attn.dtype if attn.is_floating_point() else kpm.dtype
-        attn = attn if attn.is_floating_point() else torch.zeros(attn.shape, dtype=dtype).masked_fill(attn, float("-inf"))
-        kpm = kpm if kpm.is_floating_point() else torch.zeros(kpm.shape, dtype=dtype).masked_fill(kpm, float("-inf"))
+        if not attn.is_floating_point():
+            attn = torch.zeros(attn.shape, dtype=dtype).masked_fill(attn, float("-inf"))
+        if not kpm.is_floating_point():
+            kpm = torch.zeros(kpm.shape, dtype=dtype).masked_fill(kpm, float("-inf"))
         merged = attn + kpm
     return merged.expand(B, num_heads, T, S).reshape(B * num_heads, T, S)
