@@ -1,4 +1,4 @@
-"""Delegates to torch's own layer (the oracle the exercise forbids) and exposes its parameters."""
+"""Computes the forward with F.linear and initializes with nn.Linear.reset_parameters: the forbidden oracle itself."""
 import torch
 from torch import nn
 import torch.nn.functional as F
