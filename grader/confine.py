@@ -18,7 +18,6 @@ import sys
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
 
@@ -72,24 +71,45 @@ class PidNamespaces:
 def isolate(hidden: list[str], keep: list[str], scratch_bytes: int, loopback: bool) -> str:
     """Private mount, IPC and network namespaces: every mount read-only, each `hidden` path
     covered by an empty unreadable tmpfs (unless it contains a `keep` path the worker needs),
-    fresh scratch tmpfs, the `keep` folders reachable for user nobody, a private /proc, loopback
-    up only if asked. Returns the working folder."""
+    fresh scratch tmpfs, the `keep` folders still reachable (for user nobody too), a private
+    /proc, loopback up only if asked. Returns the working folder."""
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET), "unshare(NEWNS|NEWIPC|NEWNET)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     for target in _mount_points():
         _remount_read_only(target)
     for path in hidden:
         _hide(path, keep)
+    keep = sorted({os.path.realpath(p) for p in keep if os.path.isdir(p)})
     for target in SCRATCH:
         if os.path.isdir(target):
-            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=1777")
-    _expose(keep)
+            _cover(target, keep, f"size={scratch_bytes},mode=1777", read_only=False)
+    for folder in sorted({a for a in map(_closed_ancestor, keep) if a}, key=len):
+        _cover(folder, keep, "size=64k,mode=0755", read_only=True)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.mkdir(WORKDIR, 0o700)
     os.chown(WORKDIR, NOBODY, NOBODY)
     if loopback:
         _loopback_up()
     return WORKDIR
+
+
+def _cover(folder: str, keep: list[str], options: str, read_only: bool) -> None:
+    """Mount a fresh tmpfs on `folder`, then bind back (read-only, with whatever is hidden
+    inside them still hidden) the `keep` folders that lie inside it: e.g. a virtual environment
+    under /tmp, or Python under /root (mode 0700, closed to nobody)."""
+    inside = [k for k in keep if _contains(folder, k) and k != folder]
+    inside = [k for k in inside if not any(_contains(o, k) and o != k for o in inside)]  # outermost only
+    handles = [os.open(k, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for k in inside]  # reachable once covered
+    try:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        for path, fd in zip(inside, handles):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _bind(f"/proc/self/fd/{fd}", path)
+    finally:
+        for fd in handles:
+            os.close(fd)
+    if read_only:
+        _mount(None, folder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _mount_points() -> list[str]:
@@ -118,34 +138,10 @@ def _hide(path: str, keep: list[str]) -> None:
 
 
 def _bind(source: str, target: str) -> None:
-    """A read-only bind mount (a fresh bind mount is writable until remounted)."""
-    _mount(source, target, None, MS_BIND)
+    """A read-only bind mount that keeps the mounts below `source` (what is hidden stays hidden);
+    a fresh bind mount is writable until remounted."""
+    _mount(source, target, None, MS_BIND | MS_REC)
     _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _expose(paths: list[str]) -> None:
-    """Make each folder in `paths` reachable for user nobody when an ancestor is closed to
-    others (e.g. Python installed under /root, mode 0700): the closed ancestor is covered by
-    an empty read-only tmpfs, and only the needed folders are bound back into it."""
-    by_ancestor: dict[str, list[str]] = {}
-    for path in sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}):
-        closed = _closed_ancestor(path)
-        if closed and not any(_contains(p, path) for p in by_ancestor.get(closed, [])):
-            by_ancestor.setdefault(closed, []).append(path)
-    for n, (closed, inside) in enumerate(by_ancestor.items()):
-        stages = []
-        for i, path in enumerate(inside):  # keep a handle on each folder before covering it
-            stage = os.path.join(SCRATCH[0], f".expose-{n}-{i}")
-            os.mkdir(stage)
-            _mount(path, stage, None, MS_BIND | MS_REC)
-            stages.append(stage)
-        _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for stage, path in zip(stages, inside):
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            _bind(stage, path)
-            _check(_libc.umount2(stage.encode(), MNT_DETACH), f"umount {stage}")
-            os.rmdir(stage)
-        _mount(None, closed, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _closed_ancestor(path: str) -> str | None:

@@ -97,3 +97,34 @@ def test_pid_namespaces_make_each_child_pid_1_and_can_be_repeated():
         os.waitpid(pid, 0)
         os.close(r)
     assert os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")
+
+
+@needs_root
+def test_kept_folders_under_scratch_stay_reachable_with_their_hidden_parts_hidden():
+    """A virtual environment or a clone under /tmp stays importable once /tmp is a fresh tmpfs,
+    and a reference folder inside it stays hidden."""
+    base = tempfile.mkdtemp(dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        kept, secret = os.path.join(base, "repo"), os.path.join(base, "repo", "solutions")
+        os.makedirs(secret)
+        for folder in (kept, secret):
+            os.chmod(folder, 0o755)
+        with open(os.path.join(kept, "module.py"), "w") as f:
+            f.write("x = 1\n")
+        with open(os.path.join(secret, "ref.py"), "w") as f:
+            f.write("answer = 42\n")
+        stray = os.path.join(base, "stray.txt")
+        with open(stray, "w") as f:
+            f.write("not for the worker\n")
+
+        def probe():
+            confine.isolate([secret], [kept], 1 << 20, loopback=False)
+            confine.drop_privileges()
+            return {name: os.path.exists(path) and os.access(path, os.R_OK)
+                    for name, path in {"kept": os.path.join(kept, "module.py"), "stray": stray,
+                                       "secret": os.path.join(secret, "ref.py")}.items()}
+
+        assert _in_child(probe) == {"kept": True, "stray": False, "secret": False}
+    finally:
+        shutil.rmtree(base)
