@@ -11,7 +11,7 @@ import torch
 
 from grader import tasks, training
 
-__all__ = ["grads", "fit", "build", "make", "support"]
+__all__ = ["grads", "fit", "build", "make", "support", "aten_ops"]
 
 SUPPORT_MODULE = "grader_exercise_support"
 MAKE_ROOTS = ("torch.", "grader.tasks.", "grader.training.")
@@ -84,3 +84,30 @@ def support(name: str, *args, **kwargs):
     if name.startswith("_") or not callable(getattr(module, name, None)):
         raise LookupError(f"support.py has no function {name!r}")
     return getattr(module, name)(*args, **kwargs)
+
+
+def aten_ops(fn, args: list, kwargs: dict | None = None) -> list[str]:
+    """Sorted names of the aten ops that fn(*args, **kwargs) and its backward pass run, as the
+    dispatcher sees them (after autograd, composites decomposed: F.conv2d, nn.Conv2d and
+    torch.ops.aten.convolution all show up as aten.convolution). Lets a suite forbid an
+    operation however it is reached."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Recorder(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.add(str(func))
+            return func(*args, **(kwargs or {}))
+
+    leaves = [a.detach().clone().requires_grad_(a.is_floating_point()) if isinstance(a, torch.Tensor) else a
+              for a in args]
+    recorder = Recorder()
+    with recorder:
+        out = fn(*leaves, **(kwargs or {}))
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            out.sum().backward()
+    return sorted(recorder.ops)

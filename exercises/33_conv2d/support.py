@@ -1,36 +1,7 @@
 """Trusted helpers for 33_conv2d, run in the worker through `candidate.lib.support` and imported
-on the trusted side by the tests: a tracer of the aten ops a call runs, and a tiny CNN built
-around any conv2d function."""
+on the trusted side by the tests: a tiny CNN built around any conv2d function."""
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Records the name of every aten op that reaches the dispatcher (after autograd and after
-    composite ops are decomposed, so F.conv2d, nn.Conv2d, torch.convolution and
-    torch.ops.aten.convolution all show up as aten.convolution)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ops = set()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops.add(str(func))
-        return func(*args, **(kwargs or {}))
-
-
-def aten_ops(fn, args: list, kwargs: dict | None = None) -> list[str]:
-    """Sorted names of the aten ops that fn(*args, **kwargs) and its backward pass run."""
-    leaves = [a.detach().clone().requires_grad_(a.is_floating_point()) if isinstance(a, torch.Tensor) else a
-              for a in args]
-    recorder = _OpRecorder()
-    with recorder:
-        out = fn(*leaves, **(kwargs or {}))
-        out = out[0] if isinstance(out, (tuple, list)) else out
-        if isinstance(out, torch.Tensor) and out.requires_grad:
-            out.sum().backward()
-    return sorted(recorder.ops)
 
 
 class TinyCNN(nn.Module):

@@ -324,7 +324,7 @@ def test_does_not_use_forbidden_apis(candidate, static_findings, seed):
              Conv(1, 2, 2, 5, 5, (2, 2), 1, "same", 1, 1, False, seed))
     for cfg in calls:
         x, w, b = cfg.tensors(torch.float32)
-        ops = candidate.lib.support("aten_ops", candidate.conv2d, [x, w, b], cfg.kwargs)
+        ops = candidate.lib.aten_ops(candidate.conv2d, [x, w, b], cfg.kwargs)
         used = [op for op in ops if FORBIDDEN_OPS.search(op.split(".")[1] if "." in op else op)]
         if used:
             raise Mismatch(f"for {cfg.describe()} your conv2d (forward and backward) ran {used}: torch's own "

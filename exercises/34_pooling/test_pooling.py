@@ -339,7 +339,7 @@ def test_does_not_use_forbidden_apis(candidate, static_findings, seed):
                        (Pool("avg", 2, 2, 7, 6, 3, 2, 1, True, count_include_pad=False), {})):
         x = cfg.x(torch.float32, g)
         fn = candidate.max_pool2d if cfg.kind == "max" else candidate.avg_pool2d
-        ops = candidate.lib.support("aten_ops", fn, [x], {**cfg.kwargs, **extra})
+        ops = candidate.lib.aten_ops(fn, [x], {**cfg.kwargs, **extra})
         used = [op for op in ops if FORBIDDEN_OPS.search(op)]
         if used:
             raise Mismatch(f"{cfg.describe()} (forward and backward) ran {used}: torch's own pooling "
