@@ -83,8 +83,8 @@ def _docstring_nodes(tree: ast.Module) -> set[int]:
 
 
 def _mentioned_name(node: ast.AST, leaf_to_api: dict[str, str], own: set[str]) -> str | None:
-    if isinstance(node, ast.Attribute) and node.attr in leaf_to_api:
-        return node.attr
+    if isinstance(node, ast.Attribute) and node.attr in leaf_to_api and _root_name(node) != "self":
+        return node.attr  # self.linear is the candidate's own attribute, not F.linear
     if isinstance(node, ast.Name) and node.id in leaf_to_api and node.id not in own:
         return node.id
     if isinstance(node, ast.alias) and node.name.rsplit(".", 1)[-1] in leaf_to_api:
@@ -92,6 +92,12 @@ def _mentioned_name(node: ast.AST, leaf_to_api: dict[str, str], own: set[str]) -
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTIFIER_LIKE.fullmatch(node.value):
         return next((leaf for leaf in leaf_to_api if leaf in node.value), None)
     return None
+
+
+def _root_name(node: ast.Attribute) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _dynamic_code(tree: ast.Module) -> list[Finding]:

@@ -57,6 +57,7 @@ def test_the_files_own_functions_and_prose_may_share_a_forbidden_name():
         "    return dropout(dropout(x, 0.5), 0.5)\n"
     )
     assert scan(own, forbidden) == []
+    assert scan("class M:\n    def forward(self, x):\n        return self.dropout(x)\n", forbidden) == []
     borrowed = (
         "import torch.nn.functional as F\n"
         "def cross_entropy(x, t):\n"
