@@ -109,6 +109,8 @@ def _tensor_node(t: torch.Tensor, buffers: list[bytes]) -> dict:
         raise WireError(f"only dense tensors cross the worker boundary (got {t.layout} on {t.device})")
     name = _dtype_name(t.dtype)
     flat = t.detach().resolve_conj().resolve_neg().to("cpu").contiguous().reshape(-1)
+    if flat.numel() and flat.stride(0) != 1:  # one element keeps any stride (e.g. x[:, 0] for B=1)
+        flat = flat.as_strided((flat.numel(),), (1,))
     raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
     offset = sum(len(b) for b in buffers)
     buffers.append(raw)

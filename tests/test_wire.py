@@ -80,3 +80,11 @@ def test_refuses_malformed_frames(data):
 def test_refuses_frames_over_the_size_limit():
     with pytest.raises(wire.WireError, match="exceeds"):
         wire.decode(wire.encode(torch.zeros(1000)), max_bytes=1000)
+
+
+def test_single_element_views_with_any_stride_round_trip():
+    for dtype in (torch.int64, torch.float32, torch.bool):
+        column = torch.arange(5).reshape(1, 5).to(dtype)[:, 0]  # shape (1,), stride (5,)
+        assert column.stride() == (5,)
+        back = wire.decode(wire.encode({"t": column}))["t"]
+        assert torch.equal(back, column) and back.dtype == dtype
