@@ -28,6 +28,9 @@ settings.register_profile(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# Only the verdict matters (e.g. `grade validate` proving a mutant fails): no shrinking.
+settings.register_profile("grader-verdict", settings.get_profile("grader"),
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -57,8 +57,8 @@ def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector
     ]
     if ctx.settings.select:
         args += ["-k", ctx.settings.select]
-    if stop_at_first_failure:
-        args.append("-x")
+    if stop_at_first_failure:  # only the verdict matters: no shrinking of failing examples either
+        args += ["-x", "--hypothesis-profile=grader-verdict"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         return pytest.main(args, plugins=[collector])
 
