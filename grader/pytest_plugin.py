@@ -6,6 +6,7 @@ a learner; `grade` runs the same tests through it with its own RunContext.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "category(name): the category a test grades (see grader.categories)")
     config.addinivalue_line("markers", "points(n): points for this test instead of its category's")
     settings.load_profile("grader")
+    freeze_hypothesis_constants()
     # Exercise tensors are tiny: extra threads only add overhead (and contention on small
     # machines); workers run single-threaded too.
     torch.set_num_threads(1)
@@ -56,6 +58,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OWNS_CONTEXT_KEY] = given is None
     if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
         config.option.hypothesis_seed = config.stash[CONTEXT_KEY].settings.seed
+
+
+def freeze_hypothesis_constants() -> None:
+    """Make a seed's hypothesis examples independent of what the process loaded before.
+
+    Hypothesis biases its draws with constants it harvests from every "local" module in
+    sys.modules (references, support files, the grader), growing as a process imports more: the
+    same seed then drew other examples in `grade validate` than in CI, which had graded other
+    exercises first, and a mutant was caught in one and not the other. A verdict must depend on
+    the submission and the seed only, so no harvested constants (hypothesis' own built-in ones stay).
+    """
+    try:
+        providers = importlib.import_module("hypothesis.internal.conjecture.providers")
+        empty = providers.Constants()
+    except (ImportError, AttributeError):  # another hypothesis version: nothing to freeze
+        return
+    if hasattr(providers, "_get_local_constants"):
+        providers._get_local_constants = lambda: empty
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _context_from_plugins(config: pytest.Config) -> RunContext | None:

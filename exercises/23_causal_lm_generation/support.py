@@ -49,6 +49,24 @@ def scripted_lm(vocab_size: int, block_size: int, seed: int, dtype: torch.dtype 
     return ScriptedLM(vocab_size, block_size, seed, dtype, quantum, scale)
 
 
+class FixedLogitsLM(nn.Module):
+    """A language model whose next-token logits are the same `logits` (V,) whatever the context:
+    lets a test pin down ties at the k-th largest logit."""
+
+    def __init__(self, logits: list[float], block_size: int):
+        super().__init__()
+        self.block_size = block_size
+        self.register_buffer("logits", torch.tensor(logits, dtype=torch.float64))  # (V,)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        B, T = idx.shape
+        return self.logits.expand(B, T, -1).clone()  # (B, T, V)
+
+
+def fixed_logits_lm(logits: list[float], block_size: int) -> nn.Module:
+    return FixedLogitsLM(logits, block_size)
+
+
 def recorded_calls(lm: ScriptedLM) -> list[dict]:
     """Every call made to `lm`: {"context": (B, T) tokens, "grad_enabled": bool}."""
     return list(lm.calls)

@@ -442,6 +442,25 @@ def test_top_k_never_samples_outside_the_top_k(candidate, seed, top_k):
 
 
 @pytest.mark.category("property")
+@pytest.mark.parametrize("top_k", [2, 3])
+def test_top_k_keeps_every_token_tied_with_the_kth(candidate, seed, top_k):
+    """Logits (3, 2, 2, 2, 1, 0) whatever the context: tokens 1, 2 and 3 tie for 2nd place, so
+    top_k 2 or 3 must keep all four best tokens (README: every logit >= the k-th largest) and
+    never sample 4 or 5. Over 512 rows x 4 steps each tied token is drawn about 360 times."""
+    logits = [3.0, 2.0, 2.0, 2.0, 1.0, 0.0]
+    V, B, n = len(logits), 512, 4
+    lm = candidate.lib.support("fixed_logits_lm", logits, 4)
+    idx = prompt(B, 1, V, generator(seed))
+    out = candidate.generate(lm, idx, n, temperature=1.0, top_k=top_k, generator=remote_generator(candidate, seed))
+    new = assert_generated(out, idx, n, V)[:, 1:]
+    counts = torch.bincount(new.flatten(), minlength=V).tolist()
+    if counts[4] or counts[5] or min(counts[:4]) < 100:
+        raise Mismatch(f"top_k={top_k} with logits {logits}: token counts over {B * n} draws are {counts}; tokens "
+                       f"0 to 3 must all be drawn (1, 2, 3 tie with the k-th largest and are all kept, each with "
+                       f"probability about 0.18) and 4, 5 never")
+
+
+@pytest.mark.category("property")
 @pytest.mark.parametrize("how", ["top_k=1", "temperature=1e-4"])
 def test_greedy_limits_pick_the_argmax(candidate, seed, how):
     """top_k=1 is greedy decoding (whatever the temperature); a temperature -> 0 approaches it
