@@ -49,13 +49,15 @@ def main() -> None:
 @click.option("--memory", "memory_mb", type=int, help="Worker memory cap in MiB (default: the exercise's, else 4096).")
 @click.option("--isolation/--no-isolation", default=None,
               help="Confine workers with namespaces and user nobody (default: whenever running as root).")
+@click.option("--screen/--no-screen", default=True, hidden=True,
+              help="Refuse submissions that break the static policy before running them (off: containment tests).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the JSON results here.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("-k", "select", help="Only tests matching this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
-def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, report, json_path, junit,
-          select, verbose):
+def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
+          junit, select, verbose):
     """Grade PATH (an exercise folder, or a folder of exercises)."""
     from grader import results
     from grader.runner import run_grading
@@ -63,7 +65,8 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     if device == "cuda" and not _cuda_available():
         _fail("--device cuda was asked for, but CUDA is not available here")
     settings = Settings(seed=seed, device=device, solutions=solutions, submission=submission,
-                        timeout=timeout, memory_mb=memory_mb, select=select, isolation=isolation)
+                        timeout=timeout, memory_mb=memory_mb, select=select, isolation=isolation,
+                        screen=screen)
     ctx = RunContext(settings)
     ctx.worker_pool()  # the fork server imports torch while this process collects tests
     try:

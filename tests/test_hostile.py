@@ -180,7 +180,7 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
     mark = new_mark()
     path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions",
                        REPORT=tiny_project / "out" / "r.json", MARK=mark, PORT=listener.getsockname()[1])
-    context.settings = Settings(timeout=attack.timeout, memory_mb=attack.memory_mb)
+    context.settings = Settings(timeout=attack.timeout, memory_mb=attack.memory_mb, screen=False)
     originals = (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
                  os.environ.get("PATH"), os.environ.get("HOME"))
 
