@@ -46,19 +46,25 @@ def assert_finite(value, name: str = "output", where: torch.Tensor | None = None
 
 
 def assert_close(actual, expected: torch.Tensor, name: str = "output", *, rtol: float | None = None,
-                 atol: float | None = None, where: torch.Tensor | None = None, check_dtype: bool = True) -> None:
+                 atol: float | None = None, where: torch.Tensor | None = None, check_dtype: bool = True,
+                 nonfinite_ok: bool = False) -> None:
     """`actual` must match `expected` elementwise within the dtype's tolerance.
 
     where: optional bool mask (broadcastable to the shape) of the elements to compare;
-    rtol/atol override the table in `grader.tolerances` (say why at the call site).
+    rtol/atol override the table in `grader.tolerances` (say why at the call site);
+    nonfinite_ok: a trusted `expected` may hold inf/NaN, which `actual` must then equal. Without
+    it a non-finite element on either side never matches (two NaNs from a candidate compared
+    with each other prove nothing).
     """
     t = assert_shape(actual, expected.shape, name, expected.dtype if check_dtype else None)
     tol = tolerance_for(expected.dtype)
     rtol, atol = (tol.rtol if rtol is None else rtol), (tol.atol if atol is None else atol)
     a, e = _as_float64(t), _as_float64(expected)
     compared = torch.ones_like(a, dtype=torch.bool) if where is None else where.to(torch.bool).cpu().expand_as(a)
-    both_nan = torch.isnan(a) & torch.isnan(e)
-    ok = ((a - e).abs() <= atol + rtol * e.abs()) | (a == e) | both_nan
+    finite = torch.isfinite(e)
+    ok = finite & ((a - e).abs() <= atol + rtol * e.abs())
+    if nonfinite_ok:
+        ok |= ~finite & ((a == e) | (torch.isnan(a) & torch.isnan(e)))
     bad = compared & ~ok
     if bad.any():
         d = diagnostics.describe_mismatch(a, e, compared, bad, rtol, atol)
@@ -66,9 +72,9 @@ def assert_close(actual, expected: torch.Tensor, name: str = "output", *, rtol: 
         raise Mismatch(diagnostics.format_mismatch(name, d, expected.dtype), d)
 
 
-def assert_equal(actual, expected: torch.Tensor, name: str = "output") -> None:
-    """Bit-for-bit equality (shape, dtype and every value)."""
-    assert_close(actual, expected, name, rtol=0.0, atol=0.0)
+def assert_equal(actual, expected: torch.Tensor, name: str = "output", *, nonfinite_ok: bool = False) -> None:
+    """Bit-for-bit equality (shape, dtype and every value; inf/NaN only with `nonfinite_ok`)."""
+    assert_close(actual, expected, name, rtol=0.0, atol=0.0, nonfinite_ok=nonfinite_ok)
 
 
 def _as_float64(t: torch.Tensor) -> torch.Tensor:

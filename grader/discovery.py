@@ -27,6 +27,8 @@ class Exercise:
     tags: tuple[str, ...] = ()
     names: tuple[str, ...] = ()             # what the submission must define
     forbidden: tuple[str, ...] = ()         # dotted APIs the submission may not use
+    forbidden_ops: tuple[str, ...] = ()     # operator names (globs, e.g. "aten::*conv*") no call may run
+    allow_imports: tuple[str, ...] = ()     # modules added to the policy's import allowlist
     points: dict = field(default_factory=dict)          # category -> points per test
     not_applicable: dict = field(default_factory=dict)  # category -> why it cannot apply
     timeout: float | None = None            # seconds per call to the candidate
@@ -78,7 +80,7 @@ def _from_meta(folder: Path, meta: dict) -> Exercise:
         raise ExerciseError(f"{where}: id '{meta['id']}' differs from the folder name")
     if meta["difficulty"] not in DIFFICULTIES:
         raise ExerciseError(f"{where}: difficulty must be one of {DIFFICULTIES}")
-    grading = meta.get("grading", {})
+    grading, constraints = meta.get("grading", {}), meta.get("constraints", {})
     not_applicable = dict(meta.get("not_applicable", {}))
     unknown = [c for c in [*not_applicable, *grading.get("points", {})] if c not in CATEGORIES]
     if unknown:
@@ -87,7 +89,8 @@ def _from_meta(folder: Path, meta: dict) -> Exercise:
         id=meta["id"], path=folder, title=meta["title"], title_zh=meta["title_zh"],
         sources=tuple(meta["sources"]), difficulty=meta["difficulty"], tags=tuple(meta.get("tags", ())),
         names=tuple(meta.get("interface", {}).get("names", ())),
-        forbidden=tuple(meta.get("constraints", {}).get("forbidden", ())),
+        forbidden=tuple(constraints.get("forbidden", ())), forbidden_ops=tuple(constraints.get("forbidden_ops", ())),
+        allow_imports=tuple(constraints.get("allow_imports", ())),
         points=dict(grading.get("points", {})), not_applicable=not_applicable,
         timeout=grading.get("timeout"), memory_mb=grading.get("memory_mb"),
         preload=tuple(grading.get("preload", ())), loopback=bool(grading.get("loopback", False)),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from grader import channel, clock, wire
+from grader import channel, clock, constraints, wire
 from grader.sandbox import Limits, Worker, WorkerConfig, WorkerPool
+
+TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
 
 
 class CandidateError(Exception):
@@ -43,8 +45,10 @@ def _local_only(name: str) -> bool:
 class Candidate:
     """The submission's module, living in a fresh worker started on first use."""
 
-    def __init__(self, pool: WorkerPool, config: WorkerConfig, limits: Limits):
+    def __init__(self, pool: WorkerPool, config: WorkerConfig, limits: Limits,
+                 trace_log: constraints.TraceLog | None = None):
         self._pool, self._config, self._limits = pool, config, limits
+        self._trace_log = trace_log if trace_log is not None else constraints.TraceLog()
         self._worker: Worker | None = None
         self._generation = 0
         self._poisoned: CandidateError | None = None
@@ -129,6 +133,7 @@ class Candidate:
         __tracebackhide__ = True
         worker = self._worker
         deadline = clock.monotonic() + self._limits.timeout * factor
+        nonce = self._trace_nonce(request)
         try:
             channel.send(worker.sock, request)
             reply = channel.receive(worker.sock, self._limits.message_mb << 20, deadline)
@@ -140,7 +145,27 @@ class Candidate:
             self._fail(CandidateError("crash", f"the worker process {how} during {label}"), poison=False)
         except wire.WireError as e:
             self._fail(CandidateError("protocol", f"{label} sent back malformed data ({e})"), poison=True)
+        if nonce:
+            self._judge_trace(reply, nonce, label)
         return self._unwrap(reply, label)
+
+    def _trace_nonce(self, request: dict) -> str | None:
+        """Traced requests carry a fresh nonce: calls that run the candidate's code, when the
+        exercise forbids operators."""
+        op = request.get("op")
+        if not self._config.forbidden_ops or not (op in ("call", "getattr") or request.get("name") in TRACED_LIB):
+            return None
+        request["trace"] = constraints.new_nonce()
+        return request["trace"]
+
+    def _judge_trace(self, reply, nonce: str, label: str) -> None:
+        __tracebackhide__ = True
+        self._trace_log.traced += 1
+        trace = reply.get("trace") if type(reply) is dict else None
+        problem = constraints.judge_trace(trace, nonce, tuple(self._config.forbidden_ops), label)
+        if problem:
+            self._trace_log.violations.append(problem)
+            self._fail(CandidateError("forbidden", problem), poison=True)
 
     def _fail(self, error: CandidateError, poison: bool):
         __tracebackhide__ = True
@@ -153,7 +178,8 @@ class Candidate:
 
     def _unwrap(self, reply, label: str):
         __tracebackhide__ = True
-        if type(reply) is not dict or len(reply) != 1 or not ({"ok", "error"} & reply.keys()):
+        outcome = reply.keys() - {"trace"} if type(reply) is dict else ()
+        if len(outcome) != 1 or not ({"ok", "error"} & outcome):
             self._fail(CandidateError("protocol", f"{label} sent back an unexpected reply"), poison=True)
         if "ok" in reply:
             return reply["ok"]

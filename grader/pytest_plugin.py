@@ -13,9 +13,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-from grader import static_checks
+from grader import constraints
 from grader.categories import check_category
 from grader.discovery import load_exercise
+from grader.proxy import CandidateError
 from grader.session import RunContext, Settings
 
 CONTEXT_KEY = pytest.StashKey[RunContext]()
@@ -107,6 +108,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker("category")
         if marker is not None:
             check_category(marker.args[0])
+    constraints.add_constraints_items(items)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,11 @@ def reference(exercise, run_context):
 
 @pytest.fixture
 def candidate(request: pytest.FixtureRequest, exercise, run_context):
-    """The submission's module in a fresh sandboxed worker (see grader.proxy.Candidate)."""
+    """The submission's module in a fresh sandboxed worker (see grader.proxy.Candidate); a
+    submission that breaks the constraints is not run at all."""
+    problems = constraints.breaches(run_context.static_findings(exercise)) if run_context.settings.screen else []
+    if problems:
+        raise CandidateError("forbidden", constraints.gate_message(problems))
     proxy = run_context.new_candidate(exercise)
     request.node.stash[CANDIDATE_KEY] = [proxy]
     yield proxy
@@ -137,8 +143,8 @@ def candidate(request: pytest.FixtureRequest, exercise, run_context):
 
 @pytest.fixture
 def static_findings(exercise, run_context) -> list:
-    """Static findings (forbidden APIs, dynamic code, missing names) for the submission's source."""
-    return static_checks.scan_file(run_context.submission_for(exercise), exercise.forbidden, exercise.names)
+    """Static findings (forbidden APIs, refused means, missing names) for the submission's source."""
+    return run_context.static_findings(exercise)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import clock, static_checks
+from grader import clock, credit
 from grader.compare import Mismatch
 from grader.discovery import Exercise
 from grader.proxy import CandidateError
@@ -35,11 +35,12 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     except ReferenceProblem as e:
         result.status, result.error = "error", str(e)
         return result
-    result.static_findings = [f.to_dict() for f in static_checks.scan_file(submission, exercise.forbidden, exercise.names)]
-    collector = ResultCollector(exercise, ctx, submission)
     ctx.pin_submission(exercise, submission)
+    result.static_findings = [f.to_dict() for f in ctx.static_findings(exercise)]
+    collector = ResultCollector(exercise, ctx, submission)
     code = _run_pytest(exercise, ctx, collector, stop_at_first_failure)
     result.tests = collector.results
+    credit.apply(result)
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         result.status = "error"
         result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))

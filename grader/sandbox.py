@@ -39,6 +39,7 @@ class WorkerConfig:
     workdir: str
     hidden_paths: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
+    forbidden_ops: list[str] = field(default_factory=list)  # traced requests report the operators they ran
     seed: int = 0
     device: str = "cpu"
     threads: int = 1

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import torch
 
-from grader import confine
+from grader import confine, constraints
 from grader.discovery import Exercise
 from grader.proxy import Candidate
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
@@ -47,10 +47,26 @@ class RunContext:
         self.pool: WorkerPool | None = None
         self._references: dict[Path, ModuleType] = {}
         self._pinned: dict[str, Path] = {}
+        self._trace_logs: dict[str, constraints.TraceLog] = {}
+        self._findings: dict[tuple[str, Path], list] = {}
 
     def pin_submission(self, exercise: Exercise, path: Path) -> None:
-        """Grade `path` for this exercise from now on, whatever the settings say."""
+        """Grade `path` for this exercise from now on, whatever the settings say; its run starts
+        with an empty trace log."""
         self._pinned[exercise.id] = Path(path).resolve()
+        self._trace_logs[exercise.id] = constraints.TraceLog()
+
+    def trace_log(self, exercise: Exercise) -> constraints.TraceLog:
+        """What the operation traces of this exercise's current run have shown."""
+        return self._trace_logs.setdefault(exercise.id, constraints.TraceLog())
+
+    def static_findings(self, exercise: Exercise) -> list:
+        """Static findings for the submission being graded (computed once per file)."""
+        path = Path(self.submission_for(exercise))
+        key = (exercise.id, path)
+        if key not in self._findings:
+            self._findings[key] = constraints.scan_submission(exercise, path)
+        return self._findings[key]
 
     # -- resolution ----------------------------------------------------------------------
     @property
@@ -121,11 +137,12 @@ class RunContext:
             submission=str(submission or self.submission_for(exercise)), workdir="",
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
             hidden_paths=self.hidden_paths(exercise), isolate=self.isolated, loopback=exercise.loopback,
-            forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
+            forbidden=list(exercise.forbidden), forbidden_ops=list(exercise.forbidden_ops),
+            seed=self.settings.seed, device=str(self.device),
             preload=list(exercise.preload),
             support=str(exercise.support) if exercise.support.is_file() else "",
         )
-        return Candidate(self.worker_pool(), config, limits)
+        return Candidate(self.worker_pool(), config, limits, self.trace_log(exercise))
 
     def close(self) -> None:
         if self.pool is not None:

@@ -1,20 +1,20 @@
-"""Static checks of a submission's source (parsed with ast, never run): forbidden APIs,
-dynamic code execution, and the names the exercise's interface requires."""
+"""Static checks of a submission's source (parsed with ast, never run): the interface's names,
+the exercise's forbidden APIs (matched precisely, through imports and aliases), and the means
+the policy in `grader.policy` refuses (private internals, computed names, dynamic code)."""
 from __future__ import annotations
 
 import ast
-import re
+import functools
+import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
-DYNAMIC_ATTRS = {"import_module", "__import__"}
-IDENTIFIER_LIKE = re.compile(r"[\w.:]+")  # "cross_entropy", "torch.nn.functional.dropout"; not prose
+from grader import policy
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in the source. kind: syntax | missing | forbidden | dynamic."""
+    """One problem found in the source. kind: syntax | missing | forbidden | policy."""
 
     kind: str
     message: str
@@ -24,25 +24,28 @@ class Finding:
         return asdict(self)
 
 
-def scan_file(path: Path, forbidden: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> list[Finding]:
+def scan_file(path: Path, forbidden: tuple[str, ...] = (), required: tuple[str, ...] = (),
+              allow_imports: tuple[str, ...] = ()) -> list[Finding]:
     """`scan` of a file's text; a file that cannot be read is itself a finding."""
     try:
         source = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return [Finding("missing", f"cannot read your submission {path}: {e}")]
-    return scan(source, forbidden, required)
+    return scan(source, forbidden, required, allow_imports)
 
 
-def scan(source: str, forbidden: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> list[Finding]:
-    """Every finding for `source`. forbidden: dotted API names; required: top-level names."""
+def scan(source: str, forbidden: tuple[str, ...] = (), required: tuple[str, ...] = (),
+         allow_imports: tuple[str, ...] = ()) -> list[Finding]:
+    """Every finding for `source`. forbidden: dotted API names (a module forbids all under it);
+    required: top-level names; allow_imports: modules the exercise adds to the allowlist."""
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
         return [Finding("syntax", f"your file does not parse: {e.msg} (line {e.lineno})", e.lineno or 0)]
-    findings = _missing_names(tree, required)
-    findings += _forbidden_uses(tree, forbidden)
-    findings += _dynamic_code(tree)
-    return findings
+    except ValueError as e:  # e.g. null bytes
+        return [Finding("syntax", f"your file does not parse: {e}")]
+    checker = _Checker(tree, Forbidden(tuple(forbidden)), policy.ALLOWED_IMPORTS | set(allow_imports))
+    return _missing_names(tree, required) + checker.run()
 
 
 def _missing_names(tree: ast.Module, required: tuple[str, ...]) -> list[Finding]:
@@ -59,57 +62,178 @@ def _missing_names(tree: ast.Module, required: tuple[str, ...]) -> list[Finding]
             for name in required if name not in defined]
 
 
-def _forbidden_uses(tree: ast.Module, forbidden: tuple[str, ...]) -> list[Finding]:
-    """Any mention of a forbidden API's final name: as an attribute, an import, an identifier-like
-    string, or a bare name the file does not define itself (its own `def dropout` is allowed)."""
-    leaf_to_api = {api.rsplit(".", 1)[-1]: api for api in forbidden}
-    docstrings = _docstring_nodes(tree)
-    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    findings, seen = [], set()
-    for node in ast.walk(tree):
-        leaf = None if id(node) in docstrings else _mentioned_name(node, leaf_to_api, own)
-        line = getattr(node, "lineno", 0)
-        if leaf and (leaf, line) not in seen:
-            seen.add((leaf, line))
-            findings.append(Finding("forbidden", f"uses {leaf_to_api[leaf]}, which this exercise forbids", line))
-    return findings
+# -- the exercise's forbidden APIs ------------------------------------------------------------
+class Forbidden:
+    """Matches dotted paths against forbidden APIs: by prefix (a forbidden module covers all
+    under it) or by identity (torch re-exports one function under several paths)."""
+
+    def __init__(self, apis: tuple[str, ...]):
+        self.apis = apis
+        self.tensor_twins = {api.rsplit(".", 1)[-1]: api for api in apis if _is_tensor_method(api.rsplit(".", 1)[-1])}
+
+    def match(self, dotted: str) -> str | None:
+        for api in self.apis:
+            if dotted == api or dotted.startswith(api + "."):
+                return api
+        target = _resolve(dotted)
+        if target is None or isinstance(target, (bool, int, float, str)):
+            return None
+        return next((api for api in self.apis if _resolve(api) is target), None)
 
 
-def _docstring_nodes(tree: ast.Module) -> set[int]:
-    """ids of docstring constants: prose may name a forbidden API without using it."""
-    owners = [n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
-    return {id(o.body[0].value) for o in owners
-            if o.body and isinstance(o.body[0], ast.Expr) and isinstance(o.body[0].value, ast.Constant)}
+def _is_tensor_method(name: str) -> bool:
+    import torch
+
+    return not name.startswith("_") and callable(getattr(torch.Tensor, name, None))
 
 
-def _mentioned_name(node: ast.AST, leaf_to_api: dict[str, str], own: set[str]) -> str | None:
-    if isinstance(node, ast.Attribute) and node.attr in leaf_to_api and _root_name(node) != "self":
-        return node.attr  # self.linear is the candidate's own attribute, not F.linear
-    if isinstance(node, ast.Name) and node.id in leaf_to_api and node.id not in own:
-        return node.id
-    if isinstance(node, ast.alias) and node.name.rsplit(".", 1)[-1] in leaf_to_api:
-        return node.name.rsplit(".", 1)[-1]
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTIFIER_LIKE.fullmatch(node.value):
-        return next((leaf for leaf in leaf_to_api if leaf in node.value), None)
+@functools.lru_cache(maxsize=4096)
+def _resolve(dotted: str):
+    """The object at a dotted path under an allowed package (trusted code only), else None."""
+    parts = dotted.split(".")
+    if parts[0] not in policy.ALLOWED_IMPORTS or any(p.startswith("_") for p in parts):
+        return None
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except Exception:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except Exception:
+            return None
+        return obj
     return None
 
 
-def _root_name(node: ast.Attribute) -> str | None:
-    while isinstance(node, ast.Attribute):
+# -- the walk ---------------------------------------------------------------------------------
+class _Checker:
+    """One pass over a module's tree: imports first (they bind aliases), then every node."""
+
+    def __init__(self, tree: ast.Module, forbidden: Forbidden, allowed: set[str]):
+        self.tree, self.forbidden, self.allowed = tree, forbidden, allowed
+        self.aliases: dict[str, str] = {}  # local name -> dotted path of a module or an API
+        self.own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[int, str]] = set()
+
+    def run(self) -> list[Finding]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self.check_import(node)
+        self._follow_assignments()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Attribute):
+                self.check_attribute(node)
+            elif isinstance(node, ast.Name):
+                self.check_name(node)
+            elif isinstance(node, ast.Call):
+                self.check_call(node)
+        return self.findings
+
+    def add(self, kind: str, message: str, node: ast.AST) -> None:
+        line = getattr(node, "lineno", 0)
+        if (line, message) not in self._seen:
+            self._seen.add((line, message))
+            self.findings.append(Finding(kind, message, line))
+
+    # imports ------------------------------------------------------------------------------
+    def check_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.ImportFrom) and (node.level or not node.module):
+            return self.add("policy", "relative imports are not allowed (a solution is a single file)", node)
+        for alias in node.names:
+            if alias.name == "*":
+                self.add("policy", f"'from {node.module} import *' hides which names you use; import them by name", node)
+                continue
+            if isinstance(node, ast.Import):
+                dotted, bound = alias.name, alias.asname or alias.name.split(".")[0]
+                self.aliases[bound] = alias.name if alias.asname else bound
+            else:
+                dotted, bound = f"{node.module}.{alias.name}", alias.asname or alias.name
+                self.aliases[bound] = dotted
+            self.check_path(dotted, node, imported=True)
+
+    def _follow_assignments(self) -> None:
+        """`f = F.linear` or `nn2 = torch.nn`: the new name stands for the same path."""
+        for _ in range(3):
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    path = self.dotted(node.value)
+                    if path and node.targets[0].id not in self.aliases:
+                        self.aliases[node.targets[0].id] = path
+
+    # paths, attributes, names, calls ------------------------------------------------------
+    def dotted(self, node: ast.AST) -> str | None:
+        """The dotted path an expression names, when it is rooted at an imported name."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in self.aliases:
+            return ".".join([self.aliases[node.id], *reversed(parts)])
+        return None
+
+    def check_path(self, dotted: str, node: ast.AST, imported: bool = False) -> None:
+        root = dotted.split(".")[0]
+        if imported and root not in self.allowed:
+            self.add("policy", f"imports {root}, which is not on the import allowlist of this exercise", node)
+            return
+        if any(p.startswith("_") and p not in policy.ALLOWED_DUNDERS for p in dotted.split(".")[1:]):
+            self.add("policy", f"reaches {dotted}: private internals are not allowed", node)
+        denied = next((d for d in policy.DENIED_MODULES if dotted == d or dotted.startswith(d + ".")), None)
+        if denied:
+            self.add("policy", f"uses {denied}, which no solution may use", node)
+        if root == "sys" and dotted != "sys" and dotted.split(".")[1] not in policy.SYS_ATTRIBUTES:
+            self.add("policy", f"uses {dotted}: only plain facts of sys are allowed", node)
+        api = self.forbidden.match(dotted)
+        if api:
+            self.add("forbidden", f"uses {api}, which this exercise forbids", node)
+
+    def check_attribute(self, node: ast.Attribute) -> None:
+        name, root = node.attr, _root(node)
+        path = self.dotted(node)
+        if path:
+            self.check_path(path, node)
+        if name.startswith("__") and name.endswith("__"):
+            if name not in policy.ALLOWED_DUNDERS:
+                self.add("policy", f"uses .{name}: introspection of namespaces and objects is not allowed", node)
+        elif name.startswith("_") and root not in policy.OWN_RECEIVERS and root not in self.own and not path:
+            self.add("policy", f"uses .{name}: private attributes of other objects are not allowed", node)
+        if name in policy.DENIED_ATTRIBUTES:
+            self.add("policy", f"uses .{name}: frame and code introspection is not allowed", node)
+        if name in self.forbidden.tensor_twins and not path and root not in policy.OWN_RECEIVERS:
+            self.add("forbidden", f"uses Tensor.{name}, the method twin of {self.forbidden.tensor_twins[name]}, "
+                     "which this exercise forbids", node)
+
+    def check_name(self, node: ast.Name) -> None:
+        if node.id in policy.DENIED_BUILTINS and node.id not in self.own:
+            self.add("policy", f"uses {node.id}: code run from text or namespaces reached by name is not allowed", node)
+        elif node.id.startswith("__") and node.id.endswith("__") and node.id not in policy.ALLOWED_DUNDER_NAMES:
+            self.add("policy", f"uses {node.id}, which no solution may use", node)
+        elif node.id == "getattr" and not self._is_callee(node):
+            self.add("policy", "passes getattr around as a value: call it directly with a name", node)
+
+    def check_call(self, node: ast.Call) -> None:
+        if not (isinstance(node.func, ast.Name) and node.func.id == "getattr" and "getattr" not in self.own):
+            return
+        if len(node.args) < 2:
+            return
+        target, name = node.args[0], node.args[1]
+        if isinstance(name, ast.Constant) and isinstance(name.value, str):
+            self.check_attribute(ast.copy_location(ast.Attribute(value=target, attr=name.value, ctx=ast.Load()), node))
+        elif _root(target) not in policy.OWN_RECEIVERS:
+            self.add("policy", "getattr with a computed name is allowed on self only "
+                     "(it hides which API runs)", node)
+
+    def _is_callee(self, node: ast.Name) -> bool:
+        return any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(self.tree))
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute chain starts from (`super` for super().x), if any."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super":
+        return "self"
     return node.id if isinstance(node, ast.Name) else None
-
-
-def _dynamic_code(tree: ast.Module) -> list[Finding]:
-    findings = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        fn = node.func
-        name = fn.id if isinstance(fn, ast.Name) and fn.id in DYNAMIC_CALLS else None
-        if isinstance(fn, ast.Attribute) and fn.attr in DYNAMIC_ATTRS:
-            name = fn.attr
-        if name:
-            findings.append(Finding("dynamic", f"calls {name}(): dynamic code hides which APIs run, "
-                                    "so it is not allowed in a graded solution", node.lineno))
-    return findings

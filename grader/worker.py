@@ -123,8 +123,19 @@ class Session:
         self.device = torch.device(config.get("device", "cpu"))
         self.objects: dict[int, object] = {}
         self.next_id = 1
+        self.trace = None
 
     def handle(self, request: dict):
+        """The request's value; with a trace nonce, also the operators it ran (`self.trace`)."""
+        self.trace = None
+        if not (request.get("trace") and self.config.get("forbidden_ops")):
+            return self._handle(request)
+        from grader import optrace
+
+        with optrace.Trace(str(request["trace"])) as self.trace:  # names filled in on leaving
+            return self._handle(request)
+
+    def _handle(self, request: dict):
         op = request.get("op")
         if op == "import":
             return self.import_submission()
@@ -212,6 +223,8 @@ def serve(ctl: socket.socket, session: Session) -> None:
             reply = {"ok": session.handle(request)}
         except BaseException as e:  # the candidate's failure is data for the grader
             reply = {"error": describe_exception(e, session.config.get("submission"))}
+        if getattr(session, "trace", None) is not None:
+            reply["trace"] = {"names": session.trace.names}
         try:
             data = wire.encode(reply)
         except Exception as e:

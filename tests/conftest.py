@@ -41,7 +41,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from grader.compare import Mismatch, assert_close
+from grader.compare import assert_close
 
 
 @pytest.mark.category("shape")
@@ -62,12 +62,6 @@ def test_linear(candidate):
     x = torch.arange(1.0, 4.0, dtype=torch.float64)
     assert_close(candidate.scale(x + x), candidate.scale(x) * 2, "scale(x + x) vs 2 scale(x)")
 
-
-@pytest.mark.category("constraints")
-def test_constraints(candidate, static_findings):
-    if static_findings:
-        raise Mismatch("; ".join(f.message for f in static_findings))
-    candidate.scale(torch.ones(2))
 '''
 
 TINY_REFERENCE = "def scale(x):\n    return 2 * x\n"

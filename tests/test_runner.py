@@ -1,6 +1,8 @@
 """grader.runner: an exercise's tests run here, the candidate there; results say who failed and why."""
+from grader import credit
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
+from grader.session import Settings
 from tests.conftest import write_candidate
 
 
@@ -27,7 +29,8 @@ def test_wrong_values_fail_with_diagnostics_and_a_falsifying_example(context, ti
     assert tests["test_value"].status == "fail" and tests["test_value"].diagnostics["mismatched"] == 7
     assert "scaled values" in tests["test_value"].message
     assert "debugging" in tests["test_value"].output
-    assert tests["test_shape"].status == "pass"
+    # shapes are right, but with every value test failed nothing else earns points
+    assert tests["test_shape"].status == "fail" and tests["test_shape"].message == credit.NOT_CREDITED
     assert "--seed 0" in tests["test_value"].reproduce and "-k test_value" in tests["test_value"].reproduce
 
 
@@ -41,7 +44,9 @@ def test_hypothesis_minimal_example_is_reported(context, tiny_project):
 def test_stub_errors_are_the_candidates(context, tiny_project):
     r = grade_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context)
     assert r.status == "fail" and r.score == 0
-    assert all(t.status == "error" and t.origin == "candidate" for t in r.tests)
+    own, harness = r.tests[:-1], r.tests[-1]
+    assert all(t.status == "error" and t.origin == "candidate" for t in own)
+    assert harness.name == "test_follows_the_exercise_constraints" and harness.message == credit.NOT_CREDITED
     assert "NotImplementedError" in r.tests[0].message and "solution.py" in r.tests[0].details
 
 
@@ -49,9 +54,17 @@ def test_static_findings_are_recorded_and_fail_constraints(context, tiny_project
     r = grade(context, tiny_project, "import torch\ndef scale(x):\n    return torch.mul(x, 2)\n")
     assert [f["kind"] for f in r.static_findings] == ["forbidden"]
     tests = by_name(r)
-    assert tests["test_constraints"].status == "fail" and "torch.mul" in tests["test_constraints"].message
-    # and at run time the guard raises inside the worker
-    assert tests["test_value"].status == "error" and "ForbiddenAPIError" in tests["test_value"].message
+    constraints = tests["test_follows_the_exercise_constraints"]
+    assert constraints.status == "fail" and "torch.mul" in constraints.message and "line 3" in constraints.message
+    # the file is not run at all: every test fails at once, and it scores nothing
+    assert tests["test_value"].status == "error" and "was not run" in tests["test_value"].message
+    assert r.score == 0
+
+
+def test_without_the_gate_the_guard_raises_in_the_worker(context, tiny_project):
+    context.settings = Settings(screen=False)
+    r = grade(context, tiny_project, "import torch\ndef scale(x):\n    return torch.mul(x, 2)\n")
+    assert by_name(r)["test_value"].status == "error" and "ForbiddenAPIError" in by_name(r)["test_value"].message
 
 
 def test_missing_reference_is_a_grader_error(context, tiny_project):

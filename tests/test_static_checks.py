@@ -1,4 +1,5 @@
-"""grader.static_checks: forbidden APIs, dynamic code and missing names found in the source."""
+"""grader.static_checks: forbidden APIs, refused means and missing names found in the source
+(the policy's bypass table is in test_static_policy.py)."""
 from grader.static_checks import scan
 
 FORBIDDEN = ("torch.nn.MultiheadAttention", "torch.nn.functional.scaled_dot_product_attention")
@@ -15,6 +16,7 @@ def test_clean_source_has_no_findings():
 
 def test_finds_forbidden_attribute_import_name_and_string():
     src = (
+        "import torch\n"
         "import torch.nn as nn\n"
         "from torch.nn.functional import scaled_dot_product_attention as sdpa\n"
         "class SelfAttention(nn.Module):\n"
@@ -23,12 +25,12 @@ def test_finds_forbidden_attribute_import_name_and_string():
         "        f = getattr(torch.nn.functional, 'scaled_dot_product_attention')\n"
     )
     found = kinds(src)
-    assert ("forbidden", 2) in found and ("forbidden", 5) in found and ("forbidden", 6) in found
+    assert ("forbidden", 3) in found and ("forbidden", 6) in found and ("forbidden", 7) in found
 
 
 def test_finds_dynamic_code():
     src = "import importlib\nclass SelfAttention: pass\nexec('x=1')\nimportlib.import_module('os')\n__import__('os')\n"
-    assert [k for k, _ in kinds(src)] == ["dynamic"] * 3
+    assert kinds(src) == [("policy", 1), ("policy", 3), ("policy", 5)]
 
 
 def test_method_named_eval_is_not_dynamic_code():
@@ -41,7 +43,7 @@ def test_missing_names_and_syntax_errors():
 
 
 def test_assignments_and_imports_define_names():
-    assert kinds("from mylib import SelfAttention\n") == []
+    assert kinds("from collections import OrderedDict as SelfAttention\n") == []
     assert kinds("SelfAttention = None\n") == []
 
 
@@ -63,7 +65,7 @@ def test_the_files_own_functions_and_prose_may_share_a_forbidden_name():
         "def cross_entropy(x, t):\n"
         "    return F.cross_entropy(x, t)\n"          # the library's, through an attribute
         "def other(x):\n"
-        "    return getattr(F, 'dropout')(x)\n"        # by an identifier-like string
+        "    return getattr(F, 'dropout')(x)\n"        # by a literal name
         "from torch.nn.functional import dropout\n"    # by import
     )
     assert sorted(f.line for f in scan(borrowed, forbidden)) == [3, 5, 6]

@@ -443,22 +443,3 @@ def test_does_not_modify_its_inputs(candidate, seed):
                 assert_equal(after, before, f"{name} after the call (modified in place)")
         for name, mask in masks.items():
             assert_equal(kwargs_after[name], mask, f"{name} ({case}) after the call (modified in place)")
-
-
-# -- constraints -----------------------------------------------------------------------------
-@pytest.mark.category("constraints")
-def test_does_not_use_forbidden_apis(candidate, static_findings, seed):
-    """Statically (the source) and at run time (guards in the worker raise if called)."""
-    problems = [f"line {f.line}: {f.message}" for f in static_findings]
-    if problems:
-        raise Mismatch("your file breaks the exercise's constraints:\n  " + "\n  ".join(problems))
-    g = generator(seed)
-    B, T, S, H, E = 2, 3, 4, 2, 6
-    w = random_weights(E, True, g, dtype=torch.float32)
-    q, k, v = random_qkv(B, T, S, E, g, dtype=torch.float32)
-    for case in [("none", "none"), ("bool", "bool 3D"), ("float", "float 2D")]:
-        masks = random_masks(case, B, H, T, S, g, dtype=torch.float32, keep_first_key=True)
-        for need_weights in (True, False):
-            call(candidate.multi_head_attention, q, k, v, H, w, **masks, need_weights=need_weights)
-        candidate.lib.grads(candidate.lib.support("output_only", candidate.multi_head_attention),
-                            [q, k, v, H, *(w[n] for n in WEIGHTS)], masks)
