@@ -9,7 +9,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from grader.compare import Mismatch, assert_close
 from grader.gradcheck import check_directional_derivatives
@@ -66,6 +69,29 @@ def check_finite_differences(candidate, module, state_dict: dict, x: torch.Tenso
     if missing:
         raise Mismatch(f"no gradient reached {missing} (detached, computed under no_grad, or not used?)")
     check_directional_derivatives(forward, {"x": x, **state_dict}, analytic, grad_output, g)
+
+
+TRAIN_TIMEOUT_FACTOR = 6  # a training call may take this many times the per-call limit
+
+
+def fit_and_check(candidate, model, inputs: torch.Tensor, targets: torch.Tensor, **config) -> list[float]:
+    """Train the remote `model` in the worker (`grader.training.fit`) and return the losses it
+    reported, once this process has checked them: the trained model, run on the training data
+    and scored here, must reach about the loss reported (code in the worker can be patched by
+    the candidate; this check cannot)."""
+    losses = candidate.lib.fit(model, inputs, targets, _timeout_factor=TRAIN_TIMEOUT_FACTOR, **config)["losses"]
+    if type(losses) is not list or not losses or not all(type(v) is float and math.isfinite(v) for v in losses):
+        raise Mismatch(f"training reported no usable losses (got {str(losses)[:200]})")
+    logits = model(inputs)
+    if type(logits) is not torch.Tensor or not torch.isfinite(logits).all():
+        raise Mismatch("after training, the model's outputs on the training data are not finite")
+    scored = float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(), targets.reshape(-1)))
+    tail = losses[-max(1, len(losses) // 10):]
+    reported = sum(tail) / len(tail)
+    if scored > 2 * reported + 0.25:
+        raise Mismatch(f"training reported a final loss of {reported:.4f}, but the trained model scores "
+                       f"{scored:.4f} on the training data here: the reported losses are not this model's")
+    return losses
 
 
 def exercise_support(test_file: str):

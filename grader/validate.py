@@ -1,18 +1,25 @@
 """`grade validate`: every exercise proves itself. Its files and names agree, its reference
-passes its whole suite on every seed asked for, its stub fails cleanly, and each of its
-mutants (known-wrong variants in tests/mutants/<id>/) fails at least one test."""
+passes its whole suite on every seed asked for, its stub fails cleanly, each of its mutants
+(known-wrong variants in tests/mutants/<id>/) fails at least one test, and value-free variants
+(a constant output, a NaN output: `grader.variants`) and the mutants that reach a forbidden
+operation indirectly (`indirect_*.py`) fail and score at most MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import clock, static_checks
+import tempfile
+
+from grader import clock, static_checks, variants
 from grader.categories import CATEGORIES
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
 from grader.runner import grade_exercise
 from grader.session import RunContext
+
+
+MAX_SCORE_OF_NOTHING = 0.10  # share of the points a value-free or forbidden solution may keep
 
 
 @dataclass
@@ -35,9 +42,26 @@ class Validation:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
+APPENDIX = ".append.py"  # a mutant kept as code appended to the reference (it overrides a definition)
+
+
 def mutants_of(exercise: Exercise) -> list[Path]:
     """The exercise's known-wrong variants, kept with the harness's tests."""
     return sorted((exercise.root / "tests" / "mutants" / exercise.id).glob("*.py"))
+
+
+def mutant_name(mutant: Path) -> str:
+    return mutant.name.removesuffix(APPENDIX).removesuffix(".py")
+
+
+def materialize(mutant: Path, reference: Path, folder: Path) -> Path:
+    """The mutant as a submission file: itself, or the reference followed by its appendix."""
+    if not mutant.name.endswith(APPENDIX):
+        return mutant
+    path = folder / f"{mutant_name(mutant)}.py"
+    path.write_text(reference.read_text(encoding="utf-8") + "\n\n" + mutant.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    return path
 
 
 def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...] = (0,)) -> Validation:
@@ -58,12 +82,43 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
         mutants = mutants_of(exercise)
         if not mutants:
             v.checks.append(Check("mutants", False, f"no mutants in tests/mutants/{exercise.id}/"))
-        for mutant in mutants:
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, mutant, stop_at_first_failure=True))
-            v.checks.append(_mutant_check(mutant, result, seconds))
+        with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
+            v.checks += [_check_mutant(exercise, ctx, m, Path(folder)) for m in mutants]
+        v.checks += _variant_checks(exercise, ctx)
     finally:
         ctx.settings.seed = original_seed
     return v
+
+
+def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:
+    """Caught by some test; one that reaches a forbidden operation must also score (near) nothing."""
+    submission = materialize(mutant, ctx.reference_path(exercise), folder)
+    scored = mutant_name(mutant).startswith("indirect_")
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
+    if scored:
+        return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)
+    return _mutant_check(mutant, result, seconds)
+
+
+def _variant_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
+    """The reference with its values taken away must fail and score (near) nothing."""
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="grader-variants-") as folder:
+        for path in variants.write(ctx.reference_path(exercise), Path(folder)):
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path))
+            checks.append(_scored_check(f"variant {path.stem}", result, seconds))
+    return checks
+
+
+def _scored_check(name: str, result: ExerciseResult, seconds: float) -> Check:
+    """Caught, and worth at most MAX_SCORE_OF_NOTHING of the points."""
+    if result.error:
+        return Check(name, False, f"the grader could not run it: {result.error}", seconds)
+    share = result.score / result.max_score if result.max_score else 0.0
+    earners = [t.name for t in result.tests if t.earned > 0]
+    ok = result.status == "fail" and share <= MAX_SCORE_OF_NOTHING
+    detail = f"scores {result.score:g}/{result.max_score:g}" + (f" (points from {', '.join(earners)})" if earners else "")
+    return Check(name, ok, detail if ok else f"NOT near zero: {detail}", seconds)
 
 
 def _timed(fn):
@@ -128,7 +183,7 @@ def _stub_check(result: ExerciseResult, seconds: float) -> Check:
 
 
 def _mutant_check(mutant: Path, result: ExerciseResult, seconds: float) -> Check:
-    name = f"mutant {mutant.stem}"
+    name = f"mutant {mutant_name(mutant)}"
     if result.error:
         return Check(name, False, f"the grader could not run it: {result.error}", seconds)
     caught = [t for t in result.tests if t.status in ("fail", "error")]
@@ -143,7 +198,7 @@ def _docstring(path: Path) -> str:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     except SyntaxError:
         doc = ""
-    return _first_line(doc) or path.stem
+    return _first_line(doc) or mutant_name(path)
 
 
 def _first_line(text: str) -> str:

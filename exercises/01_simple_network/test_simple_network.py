@@ -14,7 +14,7 @@ from torch import nn
 
 from grader import training
 from grader.compare import assert_close, assert_equal, assert_finite, assert_shape
-from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded
+from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded, fit_and_check
 
 f64 = torch.float64
 
@@ -188,7 +188,7 @@ def test_learns_concentric_rings(candidate, reference, seed, artifacts):
 
         model = candidate.SimpleNetwork(2, HIDDEN, 2)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, 2), "logits on the held-out set", dtype=torch.float32)
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.95:  # the reference is trained only for the report and the message

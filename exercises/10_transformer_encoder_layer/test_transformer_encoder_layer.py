@@ -21,7 +21,7 @@ from torch import nn
 
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
-from grader.testing import assert_gradients_match, check_finite_differences, exercise_support, generator, seeded
+from grader.testing import assert_gradients_match, check_finite_differences, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -273,7 +273,7 @@ def test_learns_the_last_real_token(candidate, reference, seed, artifacts):
         layer = candidate.EncoderLayer(D_MODEL, HEADS, dim_ff=DIM_FF, dropout=0.0, norm_first=norm_first)
         model = candidate.lib.support("PaddedTagger", [layer], VOCAB, D_MODEL, LENGTH)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, LENGTH, VOCAB), "logits")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         with torch.no_grad():

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import exercise_support, generator, seeded
+from grader.testing import exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -289,7 +289,7 @@ def test_learns_to_copy_the_source(candidate, reference, seed, artifacts):
     model = candidate.Seq2SeqTransformer(**copier_config())
     model.load_state_dict(init)
     copier = candidate.lib.support("build_copier", model)
-    losses = candidate.lib.fit(copier, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+    losses = fit_and_check(candidate, copier, x_train, y_train, seed=s, **TRAIN)
     artifacts["loss_curve"] = {"candidate": losses}
     logits = assert_shape(copier(x_test), (256, SRC_MAX + 1, VOCAB), "teacher-forced logits")
     token_accuracy = float((logits.argmax(-1) == y_test).double().mean())

@@ -15,7 +15,7 @@ from torch import nn
 
 from grader import tasks, training
 from grader.compare import assert_close, assert_equal, assert_finite, assert_shape
-from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded
+from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded, fit_and_check
 
 MASKS = ["none", "causal", "padding", "causal+padding"]
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -218,7 +218,7 @@ def test_learns_a_task_that_needs_attention(candidate, reference, seed, artifact
 
         model = candidate.lib.build("TokenTagger", candidate.SelfAttention(D_MODEL, HEADS), VOCAB, D_MODEL, LENGTH, VOCAB)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (256, LENGTH, VOCAB), "logits")
         accuracy = float((logits.argmax(-1)[:, 1:] == y_test[:, 1:]).double().mean())
         with torch.no_grad():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import assert_grads_close, exercise_support, generator, seeded
+from grader.testing import assert_grads_close, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -216,7 +216,7 @@ def test_learns_to_attend_to_the_marked_position(candidate, reference, seed, art
         model = candidate.lib.support("Pointer", candidate.AdditiveAttention(D_MODEL, D_MODEL, D_MODEL), VOCAB,
                                       D_MODEL, POSITIONS)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, VOCAB), "logits")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         with torch.no_grad():

@@ -22,7 +22,7 @@ from torch import nn
 
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
-from grader.testing import assert_grads_close, check_finite_differences, exercise_support, generator, seeded
+from grader.testing import assert_grads_close, check_finite_differences, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -346,7 +346,7 @@ def test_memorizes_a_string(candidate, reference, seed, artifacts):
     init = {k: v.clone() for k, v in ref_model.state_dict().items()}
     model = candidate.GPT(len(vocab), L_MEM, **MEM_MODEL)
     model.load_state_dict(init)
-    losses = candidate.lib.fit(model, x, y, seed=seed, _timeout_factor=6, **TRAIN)["losses"]
+    losses = fit_and_check(candidate, model, x, y, seed=seed, **TRAIN)
     artifacts["loss_curve"] = {"candidate": losses}
     start = x[:1]  # (1, 8): "pack my "
     n = 2 * len(TEXT) - L_MEM

@@ -15,7 +15,7 @@ from torch import nn
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import assert_grads_close, exercise_support, generator, seeded
+from grader.testing import assert_grads_close, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -353,7 +353,7 @@ def test_learns_a_keyword_task(candidate, reference, seed, artifacts):
         model = candidate.lib.support(
             "packed_classifier", candidate.BiLSTMAttentionClassifier(VOCAB, EMBED, HIDDEN, CLASSES, 0))
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, CLASSES), "logits")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         with torch.no_grad():

@@ -17,7 +17,7 @@ from torch import nn
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import assert_gradients_match, exercise_support, generator, seeded
+from grader.testing import assert_gradients_match, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -321,7 +321,7 @@ def test_normalizer_makes_badly_scaled_features_learnable(candidate, reference, 
                 f"{[round(v, 3) for v in mean_error.tolist()]} (at most 0.3 expected), running_var / var = "
                 f"{[round(v, 3) for v in var_ratio.tolist()]} (within 1 ± 0.3 expected)")
 
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, 2), "logits on the held-out set", dtype=torch.float32)
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.95:  # the reference is trained only for the report and the message

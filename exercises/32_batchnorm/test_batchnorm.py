@@ -18,7 +18,7 @@ from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.proxy import CandidateError
 from grader.testing import (assert_gradients_match, check_finite_differences, exercise_support, generator,
-                            seeded)
+                            seeded, fit_and_check)
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -297,7 +297,7 @@ def test_learns_badly_scaled_rings(candidate, reference, seed, artifacts):
 
         model = candidate.lib.support("classifier", candidate.BatchNorm(2), candidate.BatchNorm(HIDDEN), HIDDEN)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         correct = 0
         for c in (0, 1):
             rows = y_test == c

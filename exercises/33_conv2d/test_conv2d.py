@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import exercise_support, generator
+from grader.testing import exercise_support, generator, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -222,7 +222,7 @@ def test_tiny_cnn_learns_bar_orientation(candidate, reference, seed, artifacts):
         x_train, y_train = bars(512, g)
         x_test, y_test = bars(512, g)
         model = candidate.lib.support("tiny_cnn", candidate.conv2d, s)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, 2), "logits on the held-out set", dtype=torch.float32)
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.9:  # the reference is trained only for the report and the message

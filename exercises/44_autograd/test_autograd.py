@@ -17,7 +17,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
-from grader.testing import exercise_support, generator, seeded
+from grader.testing import exercise_support, generator, seeded, fit_and_check
 
 S = exercise_support(__file__)
 f64 = torch.float64
@@ -239,7 +239,7 @@ def test_straight_through_rounding_trains_a_quantized_classifier(candidate, refe
         init = {k: v.clone() for k, v in ref_model.state_dict().items()}
         model = candidate.lib.support("QuantizedLinear", candidate.StraightThroughRound.apply, D_IN, CLASSES, STEP)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **QAT)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **QAT)
         logits = assert_shape(model(x_test), (512, CLASSES), "logits on the held-out set", dtype=torch.float32)
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.85:  # the reference is trained only for the report and the message
@@ -277,7 +277,7 @@ def test_silu_network_learns_concentric_rings(candidate, reference, seed, artifa
         init = {k: v.clone() for k, v in ref_model.state_dict().items()}
         model = candidate.lib.support("ActivationMLP", candidate.SiLUFunction.apply, 2, 16, 2)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **MLP)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **MLP)
         logits = assert_shape(model(x_test), (512, 2), "logits on the held-out set", dtype=torch.float32)
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.95:

@@ -21,7 +21,7 @@ from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
 from grader.proxy import CandidateError
-from grader.testing import generator, seeded
+from grader.testing import generator, seeded, fit_and_check
 
 f64 = torch.float64
 FUNCTIONS = ["dropout", "channel_dropout"]
@@ -225,7 +225,7 @@ def test_trains_a_network_with_dropout(candidate, reference, seed, artifacts):
 
         model = candidate_mlp(candidate, s)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         if run == 0:
             artifacts["loss_curve"] = {"candidate": losses, "reference": ref_losses}
         # float64 throughout: a correct dropout differs from the reference by rounding only

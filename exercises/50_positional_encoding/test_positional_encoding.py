@@ -18,7 +18,7 @@ from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.proxy import CandidateError
 from grader.testing import (assert_gradients_match, check_finite_differences, exercise_support, generator,
-                            seeded)
+                            seeded, fit_and_check)
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -309,7 +309,7 @@ def test_learns_a_task_that_needs_positions(candidate, reference, seed, artifact
         model = candidate.lib.support("position_tagger", getattr(candidate, name)(D_MODEL, MAX_LEN),
                                       VOCAB, D_MODEL, VOCAB, s)
         model.load_state_dict(init, strict=False)  # the positions' own names are graded elsewhere
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (256, LENGTH, VOCAB), "logits on the held-out set")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.9:  # the reference trains only for the report and the message

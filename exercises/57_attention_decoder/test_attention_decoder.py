@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.gradcheck import check_directional_derivatives
-from grader.testing import exercise_support, generator, seeded
+from grader.testing import exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -259,7 +259,7 @@ def test_learns_to_copy_the_source(candidate, reference, seed, artifacts):
                                       candidate.AttentionDecoder(VOCAB, EMBED, HIDDEN, score="general"),
                                       VOCAB, HIDDEN, REAL, PADDING)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (256, REAL, VOCAB), "logits")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         with torch.no_grad():

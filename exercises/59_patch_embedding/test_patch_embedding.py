@@ -19,7 +19,7 @@ from grader import training
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
 from grader.proxy import CandidateError
 from grader.testing import (assert_gradients_match, check_finite_differences, exercise_support, generator,
-                            seeded)
+                            seeded, fit_and_check)
 
 support = exercise_support(__file__)
 f64 = torch.float64
@@ -353,7 +353,7 @@ def test_vit_learns_where_the_spot_is(candidate, reference, seed, artifacts):
 
         model = candidate.TinyViT(*args, **VIT)
         model.load_state_dict(init)
-        losses = candidate.lib.fit(model, x_train, y_train, seed=s, _timeout_factor=6, **TRAIN)["losses"]
+        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
         logits = assert_shape(model(x_test), (512, GRID), "logits on the held-out set")
         accuracy = float((logits.argmax(-1) == y_test).double().mean())
         if run == 0 or accuracy < 0.9:  # the reference trains only for the report and the message
