@@ -77,6 +77,12 @@ def assert_equal(actual, expected: torch.Tensor, name: str = "output", *, nonfin
     assert_close(actual, expected, name, rtol=0.0, atol=0.0, nonfinite_ok=nonfinite_ok)
 
 
+def assert_unchanged(after, before: torch.Tensor, name: str) -> None:
+    """An input as the worker holds it after a call must equal the trusted original bit for bit
+    (inf and NaN included): the call must not have changed it in place."""
+    assert_equal(after, before, name, nonfinite_ok=True)
+
+
 def _as_float64(t: torch.Tensor) -> torch.Tensor:
     t = t.detach().cpu()
     return t.real.double() if t.is_complex() else t.double()

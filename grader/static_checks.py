@@ -69,7 +69,10 @@ class Forbidden:
 
     def __init__(self, apis: tuple[str, ...]):
         self.apis = apis
-        self.tensor_twins = {api.rsplit(".", 1)[-1]: api for api in apis if _is_tensor_method(api.rsplit(".", 1)[-1])}
+        # torch.logsumexp(x) and x.logsumexp() are one operator; F.unfold and Tensor.unfold are not,
+        # so only top-level torch functions have method twins.
+        self.tensor_twins = {api.split(".")[1]: api for api in apis
+                             if api.count(".") == 1 and api.startswith("torch.") and _is_tensor_method(api.split(".")[1])}
 
     def match(self, dotted: str) -> str | None:
         for api in self.apis:
@@ -222,9 +225,9 @@ class _Checker:
         target, name = node.args[0], node.args[1]
         if isinstance(name, ast.Constant) and isinstance(name.value, str):
             self.check_attribute(ast.copy_location(ast.Attribute(value=target, attr=name.value, ctx=ast.Load()), node))
-        elif _root(target) not in policy.OWN_RECEIVERS:
-            self.add("policy", "getattr with a computed name is allowed on self only "
-                     "(it hides which API runs)", node)
+        elif self.dotted(target) or not isinstance(target, (ast.Name, ast.Attribute)) or _root(target) is None:
+            self.add("policy", "getattr with a computed name on a module, a class or an expression hides "
+                     "which API runs (on self or a variable of yours it is fine)", node)
 
     def _is_callee(self, node: ast.Name) -> bool:
         return any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(self.tree))

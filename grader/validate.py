@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tempfile
 
-from grader import clock, static_checks, variants
+from grader import clock, credit, static_checks, variants
 from grader.categories import CATEGORIES
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
@@ -177,7 +177,7 @@ def _stub_check(result: ExerciseResult, seconds: float) -> Check:
     passed = [t.name for t in result.tests if t.status == "pass"]
     unclean = [t.name for t in result.tests if t.status == "error" and t.origin != "candidate"]
     ok = not passed and not unclean and bool(result.tests)
-    detail = (f"{len(result.tests)} tests fail cleanly" if ok else
+    detail = (f"{len(result.tests)} tests fail cleanly, score {result.score:g}/{result.max_score:g}" if ok else
               f"passed: {passed or 'none'}; errors outside the candidate: {unclean or 'none'}")
     return Check("stub", ok, detail, seconds)
 
@@ -186,7 +186,7 @@ def _mutant_check(mutant: Path, result: ExerciseResult, seconds: float) -> Check
     name = f"mutant {mutant_name(mutant)}"
     if result.error:
         return Check(name, False, f"the grader could not run it: {result.error}", seconds)
-    caught = [t for t in result.tests if t.status in ("fail", "error")]
+    caught = [t for t in result.tests if t.status in ("fail", "error") and t.message != credit.NOT_CREDITED]
     about = _docstring(mutant)
     if not caught:
         return Check(name, False, f"NOT caught: every test passed ({about})", seconds)

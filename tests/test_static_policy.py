@@ -58,6 +58,8 @@ REFUSED = [
     ("tensor method twin", CROSS_ENTROPY, "def f(x):\n    return x.log_softmax(-1)"),
     ("logsumexp method twin", CROSS_ENTROPY, "def f(x):\n    return x - x.logsumexp(-1, keepdim=True)"),
     ("private helper of functional", ATTENTION, "import torch.nn.functional as F\nq = F._in_projection_packed(q, k, v, w)"),
+    ("computed getattr on a class", ATTENTION, "import torch\nf = getattr(torch.Tensor, 'log_' + 'softmax')"),
+    ("computed getattr on an expression", ATTENTION, "def f(x, n):\n    return getattr(type(x), n)(x)"),
     ("getattr as a value", LINEAR, "import functools, torch\nf = functools.reduce(getattr, ['nn', 'functional'], torch)"),
     ("object.__getattribute__", LINEAR, "import torch.nn.functional as F\nf = object.__getattribute__(F, 'linear')"),
 ]
@@ -85,6 +87,10 @@ ALLOWED = [
     ("sys facts", ATTENTION, "import sys\nbig = sys.maxsize"),
     ("type(self).__name__", ATTENTION, "class A:\n    def __repr__(self):\n        return type(self).__name__"),
     ("a parameter named input", ATTENTION, "def forward(input):\n    return input * 2"),
+    ("computed getattr on a variable of its own", ATTENTION,
+     "def walk(model, path):\n    for part in path.split('.'):\n        model = getattr(model, part)\n    return model"),
+    ("Tensor.unfold where F.unfold is forbidden", ("torch.nn.functional.unfold",),
+     "def patches(x, p):\n    return x.unfold(2, p, p).unfold(3, p, p)"),
     ("model.eval()", ATTENTION, "def f(model):\n    model.eval()\n    return model"),
 ]
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import assert_close, assert_finite, assert_shape, assert_unchanged
 from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded, fit_and_check
 
 f64 = torch.float64
@@ -269,4 +269,4 @@ def test_forward_does_not_modify_its_input(candidate, seed):
     m = candidate.SimpleNetwork(6, 8, 3)
     x = torch.randn(4, 6, generator=g)
     _, args_after, _ = m.call_checked(x)
-    assert_equal(args_after[0], x, "x after forward (modified in place)")
+    assert_unchanged(args_after[0], x, "x after forward (modified in place)")

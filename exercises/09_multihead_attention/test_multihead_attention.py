@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import exercise_support, generator, seeded, fit_and_check
 
@@ -440,6 +440,6 @@ def test_does_not_modify_its_inputs(candidate, seed):
         _, args_after, kwargs_after = candidate.multi_head_attention.call_checked(*args, **masks)
         for name, before, after in zip(ARGS, args, args_after):
             if isinstance(before, torch.Tensor):
-                assert_equal(after, before, f"{name} after the call (modified in place)")
+                assert_unchanged(after, before, f"{name} after the call (modified in place)")
         for name, mask in masks.items():
-            assert_equal(kwargs_after[name], mask, f"{name} ({case}) after the call (modified in place)")
+            assert_unchanged(kwargs_after[name], mask, f"{name} ({case}) after the call (modified in place)")

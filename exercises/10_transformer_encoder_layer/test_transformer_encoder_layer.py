@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_finite, assert_shape, assert_unchanged
 from grader.testing import assert_gradients_match, check_finite_differences, exercise_support, generator, seeded, fit_and_check
 
 support = exercise_support(__file__)
@@ -433,6 +433,6 @@ def test_forward_does_not_modify_its_inputs(candidate, seed):
             x = torch.randn(B, T, d, generator=g)
             masks = random_masks(case, B, T, g, dtype=torch.float32)
             _, args_after, kwargs_after = layer.call_checked(x, **masks)
-            assert_equal(args_after[0], x, f"src after forward ({norm_name(norm_first)}; modified in place)")
+            assert_unchanged(args_after[0], x, f"src after forward ({norm_name(norm_first)}; modified in place)")
             for name, mask in masks.items():
-                assert_equal(kwargs_after[name], mask, f"{name} ({case[0]}) after forward (modified in place)")
+                assert_unchanged(kwargs_after[name], mask, f"{name} ({case[0]}) after forward (modified in place)")

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import exercise_support, generator, seeded, fit_and_check
 
@@ -408,5 +408,5 @@ def test_forward_does_not_modify_its_inputs(candidate, seed):
     m = candidate.Seq2SeqTransformer(**cfg)
     src, tgt_in = random_pair(3, 5, 4, 6, 7, 0, g)
     _, args_after, _ = m.call_checked(src, tgt_in)
-    assert_equal(args_after[0], src, "src after forward (modified in place)")
-    assert_equal(args_after[1], tgt_in, "tgt_in after forward (modified in place)")
+    assert_unchanged(args_after[0], src, "src after forward (modified in place)")
+    assert_unchanged(args_after[1], tgt_in, "tgt_in after forward (modified in place)")

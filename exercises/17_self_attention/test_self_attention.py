@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import tasks, training
-from grader.compare import assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import assert_close, assert_finite, assert_shape, assert_unchanged
 from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded, fit_and_check
 
 MASKS = ["none", "causal", "padding", "causal+padding"]
@@ -314,5 +314,5 @@ def test_forward_does_not_modify_its_inputs(candidate, seed):
     m = candidate.SelfAttention(8, 2)
     x, kpm, _ = random_inputs(2, 5, 8, "padding", g, dtype=torch.float32)
     _, args_after, kwargs_after = m.call_checked(x, key_padding_mask=kpm, causal=True)
-    assert_equal(args_after[0], x, "x after forward (modified in place)")
-    assert_equal(kwargs_after["key_padding_mask"], kpm, "key_padding_mask after forward (modified in place)")
+    assert_unchanged(args_after[0], x, "x after forward (modified in place)")
+    assert_unchanged(kwargs_after["key_padding_mask"], kpm, "key_padding_mask after forward (modified in place)")

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import assert_grads_close, exercise_support, generator, seeded, fit_and_check
 
@@ -303,5 +303,5 @@ def test_forward_does_not_modify_its_inputs(candidate, seed):
     query, keys, values, mask = random_inputs(2, 5, 3, 4, 2, g, dtype=torch.float32)
     _, args_after, kwargs_after = m.call_checked(query, keys, values, mask=mask)
     for name, before, after in zip(("query", "keys", "values"), (query, keys, values), args_after):
-        assert_equal(after, before, f"{name} after forward (modified in place)")
-    assert_equal(kwargs_after["mask"], mask, "mask after forward (modified in place)")
+        assert_unchanged(after, before, f"{name} after forward (modified in place)")
+    assert_unchanged(kwargs_after["mask"], mask, "mask after forward (modified in place)")

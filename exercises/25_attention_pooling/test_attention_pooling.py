@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import assert_grads_close, exercise_support, generator, seeded, fit_and_check
 
@@ -500,9 +500,9 @@ def test_forward_does_not_modify_its_inputs(candidate, seed):
     g = generator(seed)
     h, mask = pool_inputs(2, 5, 3, g, dtype=torch.float32)
     _, args_after, _ = candidate.AttentionPooling(3, 4).call_checked(h, mask)
-    assert_equal(args_after[0], h, "h after AttentionPooling.forward (modified in place)")
-    assert_equal(args_after[1], mask, "mask after AttentionPooling.forward (modified in place)")
+    assert_unchanged(args_after[0], h, "h after AttentionPooling.forward (modified in place)")
+    assert_unchanged(args_after[1], mask, "mask after AttentionPooling.forward (modified in place)")
     tokens, lengths = model_inputs(3, 5, 6, 0, g)
     _, args_after, _ = candidate.BiLSTMAttentionClassifier(6, 3, 2, 2, 0).call_checked(tokens, lengths)
-    assert_equal(args_after[0], tokens, "tokens after BiLSTMAttentionClassifier.forward (modified in place)")
-    assert_equal(args_after[1], lengths, "lengths after BiLSTMAttentionClassifier.forward (modified in place)")
+    assert_unchanged(args_after[0], tokens, "tokens after BiLSTMAttentionClassifier.forward (modified in place)")
+    assert_unchanged(args_after[1], lengths, "lengths after BiLSTMAttentionClassifier.forward (modified in place)")

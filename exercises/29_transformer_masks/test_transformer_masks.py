@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from grader.compare import assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.testing import generator, seeded
 
 f64 = torch.float64
@@ -259,9 +259,9 @@ def test_does_not_modify_its_inputs(candidate, seed):
     B, H, T, S = 2, 3, 4, 5
     lengths = torch.tensor([5, 2])
     _, args_after, _ = candidate.padding_mask.call_checked(lengths, 6)
-    assert_equal(args_after[0], lengths, "lengths after padding_mask (modified in place)")
+    assert_unchanged(args_after[0], lengths, "lengths after padding_mask (modified in place)")
     for case in MERGE_CASES:
         attn, kpm = random_merge_inputs(case, B, H, T, S, g)
         _, args_after, _ = candidate.merge_masks.call_checked(attn, kpm, H)
-        assert_equal(args_after[0], attn, f"the {case[0]} attn_mask after merge_masks (modified in place)")
-        assert_equal(args_after[1], kpm, f"the {case[1]} key_padding_mask after merge_masks (modified in place)")
+        assert_unchanged(args_after[0], attn, f"the {case[0]} attn_mask after merge_masks (modified in place)")
+        assert_unchanged(args_after[1], kpm, f"the {case[1]} key_padding_mask after merge_masks (modified in place)")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import assert_gradients_match, exercise_support, generator, seeded, fit_and_check
 
@@ -472,4 +472,4 @@ def test_forward_does_not_modify_its_input(candidate, seed):
     m = candidate.RunningNormalizer(4)
     x = random_batch((6,), 4, g, dtype=torch.float32)
     _, args_after, _ = m.call_checked(x)
-    assert_equal(args_after[0], x, "x after forward (modified in place)")
+    assert_unchanged(args_after[0], x, "x after forward (modified in place)")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.proxy import CandidateError
 from grader.testing import (assert_gradients_match, check_finite_differences, exercise_support, generator,
                             seeded, fit_and_check)
@@ -443,4 +443,4 @@ def test_forward_does_not_modify_its_input(candidate, seed):
     for training in (True, False):
         m.train(training)
         _, args_after, _ = m.call_checked(x)
-        assert_equal(args_after[0], x, f"x after forward with training={training} (modified in place)")
+        assert_unchanged(args_after[0], x, f"x after forward with training={training} (modified in place)")

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import exercise_support, generator, fit_and_check
 
@@ -303,4 +303,4 @@ def test_does_not_modify_its_inputs(candidate, seed):
     x, w, b = cfg.tensors(torch.float32)
     _, args_after, _ = candidate.conv2d.call_checked(x, w, b, **cfg.kwargs)
     for name, before, after in zip(["x", "weight", "bias"], [x, w, b], args_after):
-        assert_equal(after, before, f"{name} after conv2d (modified in place)")
+        assert_unchanged(after, before, f"{name} after conv2d (modified in place)")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.testing import assert_gradients_match, check_finite_differences, generator, seeded, fit_and_check
 
 f64 = torch.float64
@@ -358,4 +358,4 @@ def test_forward_does_not_modify_its_input(candidate, seed):
     m = candidate.Linear(6, 4)
     x = torch.randn(2, 3, 6, generator=g)
     _, args_after, _ = m.call_checked(x)
-    assert_equal(args_after[0], x, "x after forward (modified in place)")
+    assert_unchanged(args_after[0], x, "x after forward (modified in place)")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from torch.autograd.gradcheck import GradcheckError
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.testing import exercise_support, generator, seeded, fit_and_check
 
 S = exercise_support(__file__)
@@ -319,7 +319,7 @@ def test_forward_does_not_modify_its_input(candidate, seed):
     x = random_x((3, 5), generator(seed), torch.float32, scale=3.0)
     for which in ("SiLUFunction", "StraightThroughRound"):
         _, args_after, _ = getattr(candidate, which).apply.call_checked(x)
-        assert_equal(args_after[0], x, f"x after {which}.apply(x) (modified in place)")
+        assert_unchanged(args_after[0], x, f"x after {which}.apply(x) (modified in place)")
 
 
 @pytest.mark.category("property")
@@ -414,7 +414,7 @@ def test_jacobian_leaves_its_input_alone(candidate, seed):
 def check_input_effects(candidate, f_remote, f_local, x, mode):
     got = candidate.lib.support("jacobian_input_effects", candidate.jacobian, f_remote, x, mode)
     assert_close(got["J"], oracle_jacobian(f_local, x), f"jacobian of outer(x) with x passed as {mode!r}")
-    assert_equal(got["values"], x, f"the caller's x ({mode}) after jacobian (modified in place)")
+    assert_unchanged(got["values"], x, f"the caller's x ({mode}) after jacobian (modified in place)")
     requires_grad = mode in ("leaf", "non_leaf")
     if got["requires_grad"] != requires_grad:
         raise Mismatch(f"the caller's x ({mode}) had requires_grad={requires_grad}; after jacobian it is "

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import exercise_support, generator
 
@@ -353,6 +353,6 @@ def test_does_not_modify_its_inputs(candidate, seed):
     for kind in ("class indices", "probabilities"):
         x, target, kwargs = random_case(kind, 4, 5, (3,), g, True, 0.1, "mean", dtype=torch.float32)
         _, args_after, kwargs_after = candidate.cross_entropy.call_checked(x, target, **kwargs)
-        assert_equal(args_after[0], x, f"input after the call ({LABELS[kind]} targets; modified in place)")
-        assert_equal(args_after[1], target, f"target after the call ({LABELS[kind]} targets; modified in place)")
-        assert_equal(kwargs_after["weight"], kwargs["weight"], "weight after the call (modified in place)")
+        assert_unchanged(args_after[0], x, f"input after the call ({LABELS[kind]} targets; modified in place)")
+        assert_unchanged(args_after[1], target, f"target after the call ({LABELS[kind]} targets; modified in place)")
+        assert_unchanged(kwargs_after["weight"], kwargs["weight"], "weight after the call (modified in place)")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.proxy import CandidateError
 from grader.testing import generator, seeded, fit_and_check
@@ -374,4 +374,4 @@ def test_does_not_modify_its_input(candidate, seed):
     x = nonzero_input((3, 4, 5), generator(seed), torch.float32)
     for fn in FUNCTIONS:
         _, args_after, _ = getattr(candidate, fn).call_checked(x, 0.5, True, remote_generator(candidate, seed))
-        assert_equal(args_after[0], x, f"x after {fn} (modified in place)")
+        assert_unchanged(args_after[0], x, f"x after {fn} (modified in place)")

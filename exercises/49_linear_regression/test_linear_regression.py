@@ -13,7 +13,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.testing import generator
 
 f64 = torch.float64
@@ -328,5 +328,5 @@ def test_inputs_are_not_modified(candidate, seed):
     X, y, _, _ = make_data(10, 3, generator(seed))
     for name, args in [("fit_normal_equation", (X, y, 0.1)), ("fit_gradient_descent", (X, y, 0.05, 20, 0.1))]:
         _, after, _ = getattr(candidate, name).call_checked(*args)
-        assert_equal(after[0], X, f"X after {name} (modified in place; centering must make a new tensor)")
-        assert_equal(after[1], y, f"y after {name} (modified in place)")
+        assert_unchanged(after[0], X, f"X after {name} (modified in place; centering must make a new tensor)")
+        assert_unchanged(after[1], y, f"y after {name} (modified in place)")

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
 from grader.gradcheck import check_directional_derivatives
 from grader.testing import exercise_support, generator, seeded, fit_and_check
 
@@ -316,4 +316,4 @@ def test_step_and_forward_do_not_modify_inputs(candidate, seed):
         _, after, _ = fn.call_checked(first, h, enc, mask)
         for arg, before, label in zip(after, (first, h, enc, mask), ("tokens", "state", "encoder_outputs",
                                                                       "src_mask")):
-            assert_equal(arg, before, f"{label} after {name} (modified in place)")
+            assert_unchanged(arg, before, f"{label} after {name} (modified in place)")
