@@ -23,6 +23,7 @@ class CandidateError(Exception):
         super().__init__(message)
         self.kind, self.message = kind, message
         self.remote_type, self.remote_traceback, self.remote_message = remote_type, remote_traceback, remote_message
+        self.at_import = False  # raised while the module was being imported: no test of it can pass
 
     def __str__(self) -> str:
         """The message, then the candidate's own traceback (what a learner running pytest needs)."""
@@ -32,7 +33,9 @@ class CandidateError(Exception):
 
 
 class MissingName(CandidateError, AttributeError):
-    """The submission does not define a name a test asked for."""
+    """The submission does not define a name a test asked for; `defined`: the names it does define."""
+
+    defined: tuple[str, ...] = ()
 
 
 def _local_only(name: str) -> bool:
@@ -59,8 +62,10 @@ class Candidate:
             raise AttributeError(name)
         self._ensure_worker()
         if name not in self._names:
-            raise MissingName("exception", f"your module does not define {name!r} (it defines: "
-                              f"{', '.join(self._names) or 'nothing public'})")
+            missing = MissingName("exception", f"your module does not define {name!r} (it defines: "
+                                  f"{', '.join(self._names) or 'nothing public'})")
+            missing.defined = tuple(self._names)
+            raise missing
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
 
     def names(self) -> list[str]:
@@ -83,6 +88,7 @@ class Candidate:
             if e.kind == "exception":
                 e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.remote_message}",
                                    e.remote_type, e.remote_traceback, e.remote_message)
+            e.at_import = True
             self._poison(e)
             raise e from None
 

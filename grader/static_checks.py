@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from grader.source import SourceError, read_source
+
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
 DYNAMIC_ATTRS = {"import_module", "__import__"}
 IDENTIFIER_LIKE = re.compile(r"[\w.:]+")  # "cross_entropy", "torch.nn.functional.dropout"; not prose
@@ -27,9 +29,9 @@ class Finding:
 def scan_file(path: Path, forbidden: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> list[Finding]:
     """`scan` of a file's text; a file that cannot be read is itself a finding."""
     try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return [Finding("missing", f"cannot read your submission {path}: {e}")]
+        source = read_source(path)
+    except SourceError as e:
+        return [Finding("missing", f"cannot read your submission: {e}")]
     return scan(source, forbidden, required)
 
 
