@@ -65,13 +65,13 @@ def selection(expression: str | None) -> str | None:
     if not expression.strip():
         raise UsageProblem("-k needs an expression, e.g. -k 'shape or gradient'")
     try:
-        from _pytest.mark.expression import Expression, ParseError
+        from _pytest.mark.expression import Expression
     except ImportError:  # another pytest: it checks the expression itself
         return expression
     try:
         Expression.compile(expression)
-    except ParseError as e:
-        raise UsageProblem(f"-k {expression!r} is not a valid expression: {e}") from None
+    except Exception as e:  # SyntaxError (pytest 8.4+) or ParseError (earlier)
+        raise UsageProblem(f"-k {expression!r} is not a valid expression: {getattr(e, 'msg', None) or e}") from None
     return expression
 
 

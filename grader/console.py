@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +13,7 @@ if TYPE_CHECKING:  # `grade list` and `grade --help` must not import the grading
     from grader.results import ExerciseResult, RunResult
     from grader.validate import Validation
 
-STYLE = {"pass": "green", "fail": "red", "error": "magenta", "skip": "yellow", "not_run": "yellow"}
+STYLE = {"pass": "green", "fail": "red", "error": "magenta", "skip": "yellow", "not_run": "yellow", "not_submitted": "yellow"}
 MESSAGE_LINES = 4
 
 
@@ -36,7 +37,9 @@ def print_run(run: RunResult, verbose: bool = False, err: bool = False) -> None:
 def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
     echo(click.style(f"\n{ex.id}", bold=True) + f"  {ex.title} / {ex.title_zh}")
     if ex.status == "not_submitted":
-        echo(f"  {_badge('not_run')} not submitted (no {ex.submission}) · score 0/{ex.max_score:g}")
+        folder = Path(ex.submission).parent
+        echo(f"  {_badge('not_submitted')} (no {folder / ex.id}.py or {folder / ex.id / 'solution.py'}) · "
+             f"score 0/{ex.max_score:g}")
         return
     echo(f"  submission: {ex.submission}")
     if ex.error:

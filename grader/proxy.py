@@ -53,6 +53,7 @@ class Candidate:
         self._poisoned: CandidateError | None = None
         self.incidents: list[CandidateError] = []
         self.outputs: list[str] = []
+        self.returned_keys: dict[frozenset, str] = {}  # key sets of dicts the candidate's calls returned
         self.lib = _Lib(self)
 
     # -- attribute access on the module ---------------------------------------------------
@@ -201,7 +202,11 @@ class Candidate:
         self._ensure_worker()
         request = {"op": "call", "target": target, "args": self._pack(list(args)),
                    "kwargs": self._pack(dict(kwargs)), "return_args": return_args}
-        return self._wrap(self._exchange(request, label, factor), label)
+        reply = self._exchange(request, label, factor)
+        returned = reply.get("result") if return_args and type(reply) is dict else reply
+        if type(returned) is dict and len(self.returned_keys) < 1000:
+            self.returned_keys.setdefault(frozenset(returned), label)
+        return self._wrap(reply, label)
 
 
 class RemoteObject:

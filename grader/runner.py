@@ -44,12 +44,14 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
         result.static_findings = [f.to_dict() for f in static_checks.scan_file(found, exercise.forbidden, exercise.names)]
         ctx.pin_submission(exercise, found)
     code = _run_pytest(exercise, ctx, collector, stop_at_first_failure, collect_only=found is None)
-    result.tests = collector.results + collector.not_run()
+    result.tests = collector.results
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         result.status = "error"
         result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not ctx.settings.select:  # with -k: none selected here
         result.status, result.error = "error", "no tests were collected"
+    else:
+        result.tests += collector.not_run()
     result.duration = clock.monotonic() - start
     result.finish()
     if found is None and not result.error:
@@ -146,10 +148,10 @@ class ResultCollector:
     def _result_for(self, item: pytest.Item) -> TestResult:
         phases = item.stash[PHASE_KEY]
         result = self._base_result(item, "pass", clock.monotonic() - phases["start"])
-        if phases["outcomes"]:
-            _apply_outcome(result, *phases["outcomes"][0])
-        result.earned = result.points if result.status == "pass" else 0.0
         proxies = item.stash.get(CANDIDATE_KEY, [])
+        if phases["outcomes"]:
+            _apply_outcome(result, *phases["outcomes"][0], proxies)
+        result.earned = result.points if result.status == "pass" else 0.0
         result.output = "\n".join(p.output for p in proxies if p.output)
         result.artifacts = item.stash.get(ARTIFACTS_KEY, {})
         return result
@@ -176,7 +178,7 @@ def _unusable(phases: dict, exercise: Exercise) -> str | None:
     return None
 
 
-def _apply_outcome(result: TestResult, when: str, report, excinfo) -> None:
+def _apply_outcome(result: TestResult, when: str, report, excinfo, proxies=()) -> None:
     """Status, message and details of a test from its first failed (or skipped) phase."""
     if report.skipped:
         result.status, result.message = "skip", _skip_reason(report)
@@ -189,11 +191,28 @@ def _apply_outcome(result: TestResult, when: str, report, excinfo) -> None:
     elif isinstance(exc, AssertionError):
         result.status, result.message = "fail", str(exc) or "assertion failed"
         result.diagnostics = exc.diagnostics if isinstance(exc, Mismatch) else None
+    elif lacking := _returned_without(exc, proxies):
+        result.status, result.origin, result.message = "error", "candidate", lacking
+        result.details = report.longreprtext[-4000:]
     else:
         result.status, result.origin = "error", "setup" if when == "setup" else "test"
         kind = type(exc).__name__ if exc else "error"
         result.message = f"the test itself raised {kind}: {exc} (a grader bug, or an unexpected result)"
         result.details = report.longreprtext[-4000:]
+
+
+def _returned_without(exc: BaseException | None, proxies) -> str | None:
+    """The candidate's fault, not the test's: a KeyError for a key that a dict returned by the
+    candidate's code in this test lacks (e.g. a state_dict without the buffers the exercise asks for)."""
+    if not isinstance(exc, KeyError) or len(exc.args) != 1:
+        return None
+    key = exc.args[0]
+    for proxy in proxies:
+        for keys, label in getattr(proxy, "returned_keys", {}).items():
+            if key not in keys:
+                shown = ", ".join(sorted(map(repr, keys))) or "none"
+                return f"{label} returned a dict without the key {key!r} the test needs (its keys: {shown})"
+    return None
 
 
 def _skip_reason(report) -> str:
