@@ -24,38 +24,30 @@ class UsageProblem(ValueError):
 
 
 def seed(text: str) -> int:
-    try:
-        value = int(str(text).strip(), 10)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= SEED_MAX:
-        raise UsageProblem(f"--seed must be a whole number from 0 to {SEED_MAX}, got {text!r}")
-    return value
+    return _number("--seed", text, int, 0, SEED_MAX, "a whole number")
 
 
 def timeout(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not TIMEOUT_MIN <= value <= TIMEOUT_MAX:  # also refuses nan and inf
-        raise UsageProblem(f"--timeout must be a number of seconds from {TIMEOUT_MIN:g} to {TIMEOUT_MAX:g}, got {text!r}")
-    return value
+    return None if text is None else _number("--timeout", text, float, TIMEOUT_MIN, TIMEOUT_MAX, "a number of seconds")
 
 
 def memory(text: str | None) -> int | None:
-    if text is None:
-        return None
+    return None if text is None else _number("--memory", text, int, MEMORY_MIN_MB, MEMORY_MAX_MB,
+                                             "a whole number of MiB")
+
+
+def _number(option: str, text: str, kind: type, low, high, what: str):
     try:
-        value = int(str(text).strip(), 10)
+        value = kind(str(text).strip())
     except ValueError:
-        value = -1
-    if not MEMORY_MIN_MB <= value <= MEMORY_MAX_MB:
-        raise UsageProblem(f"--memory must be a whole number of MiB from {MEMORY_MIN_MB} to {MEMORY_MAX_MB}, "
-                           f"got {text!r}")
+        value = math.nan
+    if not low <= value <= high:  # nan (from 'nan' or from text that is no number) is in no range; nor is inf
+        raise UsageProblem(f"{option} must be {what} from {_shown(low)} to {_shown(high)}, got {text!r}")
     return value
+
+
+def _shown(number) -> str:
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def selection(expression: str | None) -> str | None:
