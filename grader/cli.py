@@ -1,6 +1,7 @@
 """The `grade` command: `grade PATH` grades; `grade list` and `grade validate` are subcommands."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -98,7 +99,10 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     if not run.exercises:
         _fail(f"-k {select!r} selects no test of {_exercises_phrase(exercises)}")
     problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
-    console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
+    try:
+        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
+    except BrokenPipeError:  # `grade ... | head`: the reader left; the verdict still sets the exit status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
         click.echo(f"grade: {problem}", err=True)
     sys.exit(EXIT_GRADER_ERROR if problems else run.exit_code)
