@@ -126,6 +126,9 @@ def writable(option: str, path: Path) -> Path:
     """Create `path`'s missing folders and prove that the file can be written (without changing it)."""
     if path.is_dir():
         raise UsageProblem(f"{option} {path}: is a folder; give a file name")
+    nearest = next((p for p in path.absolute().parents if p.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise UsageProblem(f"{option} {path}: cannot write there ({nearest} is a file, not a folder)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():

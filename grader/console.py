@@ -95,18 +95,21 @@ class Progress:
 
     def start(self, exercise_id: str, position: int, count: int) -> None:
         self.exercise, self.position, self.count, self.total = exercise_id, position, count, 0
+        if self.live:
+            self._write(f"\r\x1b[K{self._where()}{exercise_id}  collecting tests")
 
     def collected(self, total: int, note: str = "") -> None:
         self.total = total
-        where = f"[{self.position}/{self.count}] " if self.count > 1 else ""
         if not self.live:
-            self._write(f"grading {where}{self.exercise}: {note or f'{total} tests'}\n")
+            self._write(f"grading {self._where()}{self.exercise}: {note or f'{total} tests'}\n")
 
     def test(self, n: int, name: str) -> None:
         if self.live:
-            where = f"[{self.position}/{self.count}] " if self.count > 1 else ""
             width = max(20, shutil.get_terminal_size().columns - 1)
-            self._write("\r\x1b[K" + f"{where}{self.exercise}  test {n}/{self.total}  {name}"[:width])
+            self._write("\r\x1b[K" + f"{self._where()}{self.exercise}  test {n}/{self.total}  {name}"[:width])
+
+    def _where(self) -> str:
+        return f"[{self.position}/{self.count}] " if self.count > 1 else ""
 
     def finish(self) -> None:
         if self.live:

@@ -87,7 +87,7 @@ BAD_INPUTS = [
     ("missing --solutions", [E, "--submission", G, "--solutions", "{P}/nope"], "--solutions"),
     ("--solutions is a file", [E, "--submission", G, "--solutions", "{P}/a_file"], "not a folder"),
     ("no reference there", [E, "--submission", G, "--solutions", "{P}/no_refs"], "no reference solution for 90_scale"),
-    ("--json under a file", [E, "--submission", G, "--json", "{P}/a_file/r.json"], "--json"),
+    ("--json under a file", [E, "--submission", G, "--json", "{P}/a_file/deeper/r.json"], "a_file is a file, not a folder"),
     ("--json in /proc", [E, "--submission", G, "--json", "/proc/r.json"], "cannot write there"),
     ("--report is a folder", [E, "--submission", G, "--report", "{P}/a_folder"], "is a folder"),
     ("two outputs on stdout", [E, "--submission", G, "--json", "-", "--junit", "-"], "only one of"),
