@@ -23,17 +23,16 @@ class UsageProblem(ValueError):
     """The operator's mistake: refused before grading, exit status 2, one line."""
 
 
-def seed(text: str) -> int:
-    return _number("--seed", text, int, 0, SEED_MAX, "a whole number")
+def seed(text: str, option: str = "--seed") -> int:
+    return _number(option, text, int, 0, SEED_MAX, "a whole number")
 
 
-def timeout(text: str | None) -> float | None:
-    return None if text is None else _number("--timeout", text, float, TIMEOUT_MIN, TIMEOUT_MAX, "a number of seconds")
+def timeout(text: str | None, option: str = "--timeout") -> float | None:
+    return None if text is None else _number(option, text, float, TIMEOUT_MIN, TIMEOUT_MAX, "a number of seconds")
 
 
-def memory(text: str | None) -> int | None:
-    return None if text is None else _number("--memory", text, int, MEMORY_MIN_MB, MEMORY_MAX_MB,
-                                             "a whole number of MiB")
+def memory(text: str | None, option: str = "--memory") -> int | None:
+    return None if text is None else _number(option, text, int, MEMORY_MIN_MB, MEMORY_MAX_MB, "a whole number of MiB")
 
 
 def _number(option: str, text: str, kind: type, low, high, what: str):

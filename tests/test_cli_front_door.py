@@ -316,3 +316,11 @@ def test_progress_is_live_on_a_terminal_and_plain_in_logs():
     plain = _progress_of(tty=False)
     assert plain == "grading [1/2] 17_self_attention: 3 tests\ngrading [2/2] 33_conv2d: 3 tests\n"
     assert "\r" not in plain and "\x1b" not in plain
+
+
+def test_plain_pytest_refuses_the_same_ranges(tiny_project):
+    p = subprocess.run([sys.executable, "-m", "pytest", str(tiny_project / "exercises" / "90_scale"), "-q",
+                        "-p", "no:cacheprovider", "--grade-seed", "-1", "--grade-memory", "4096"],
+                       cwd=tiny_project, capture_output=True, text=True, timeout=120)
+    assert p.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--grade-seed must be a whole number from 0 to 4294967295, got -1" in p.stderr, p.stderr
