@@ -176,9 +176,9 @@ def validate(path: Path, solutions, seeds: str) -> None:
     from grader.validate import validate_exercise
 
     try:
-        seed_list = tuple(arguments.seed(s) for s in seeds.split(","))
+        seed_list = tuple(arguments.seed(s, "each of --seeds") for s in seeds.split(","))
     except arguments.UsageProblem as e:
-        _fail(f"--seeds: {e}")
+        _fail(str(e))
     ctx = RunContext(Settings(seed=seed_list[0], device="cpu", solutions=solutions))
     try:
         exercises = discover(path)
