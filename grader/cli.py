@@ -1,96 +1,164 @@
 """The `grade` command: `grade PATH` grades; `grade list` and `grade validate` are subcommands."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from grader import console
+from grader import arguments
 from grader.discovery import ExerciseError, discover
-from grader.session import RunContext, Settings
 
 EXIT_GRADER_ERROR = 2
+OUTPUT_OPTIONS = ("--json", "--junit", "--report")
 
 
 class DefaultToGrade(click.Group):
-    """A group whose first argument, when it is not a subcommand, is the PATH to grade."""
+    """A group whose first argument, when it is not a subcommand, is the PATH to grade; its help
+    is the help of `grade PATH`, which lists the subcommands too."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
-            args = ["run", *args]
-        elif not args:
+        if not args or args[0] in ("--help", "-h"):
             args = ["run", "--help"]
+        elif args[0] not in self.commands and args[0] != "--version":
+            args = ["run", *args]
         return super().parse_args(ctx, args)
+
+
+class _AsGrade(click.Context):
+    """`grade PATH` is the hidden command `run`: usage lines and errors name it `grade`."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent else "grade"
+
+
+class GradeCommand(click.Command):
+    context_class = _AsGrade
 
 
 @click.group(cls=DefaultToGrade, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pytorch-interview-grader")
 def main() -> None:
-    """Grade PyTorch interview exercises.
+    """Grade PyTorch interview exercises."""
+
+
+@main.command("run", hidden=True, cls=GradeCommand)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--submission", type=click.Path(path_type=Path),
+              help="File to grade (default: the exercise's solution.py); for several exercises, a folder "
+                   "holding <id>.py or <id>/solution.py (exercises without one: not submitted).")
+@click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions (default: <project>/solutions).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+@click.option("--seed", default="0", show_default=True, metavar="N",
+              help=f"Seed for inputs, models and hypothesis: 0 to {arguments.SEED_MAX}.")
+@click.option("--timeout", metavar="SECONDS", help=f"Seconds per call to the candidate, {arguments.TIMEOUT_MIN:g} to "
+                                f"{arguments.TIMEOUT_MAX:g} (default: the exercise's, else 10).")
+@click.option("--memory", "memory_mb", metavar="MIB", help=f"Worker memory cap in MiB, {arguments.MEMORY_MIN_MB} to "
+                                            f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else 4096).")
+@click.option("--isolation/--no-isolation", default=None,
+              help="Confine workers with namespaces and user nobody (default: whenever running as root).")
+@click.option("--screen/--no-screen", default=True, hidden=True,
+              help="Refuse submissions that break the static policy before running them (off: containment tests).")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here ('-': stdout).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the JSON results here ('-': stdout).")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
+@click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
+@click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
+          junit, select, verbose):
+    """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
     grade PATH [OPTIONS]      grade the submission of one exercise, or of every exercise under PATH
     grade list [PATH]         show the catalog
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
+    grade --version           the grader's version
+
+    Exit status: 0 every graded test passed, 1 the candidate failed some, 2 the grader could not run
+    (a usage mistake is refused at once, before any grading).
     """
+    from grader import console
 
-
-@main.command("run", hidden=True)
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--submission", type=click.Path(path_type=Path),
-              help="File to grade (default: the exercise's solution.py); for several exercises, a folder "
-                   "holding <id>.py or <id>/solution.py.")
-@click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions (default: <project>/solutions).")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for inputs, models and hypothesis.")
-@click.option("--timeout", type=float, help="Seconds per call to the candidate (default: the exercise's, else 10).")
-@click.option("--memory", "memory_mb", type=int, help="Worker memory cap in MiB (default: the exercise's, else 4096).")
-@click.option("--isolation/--no-isolation", default=None,
-              help="Confine workers with namespaces and user nobody (default: whenever running as root).")
-@click.option("--screen/--no-screen", default=True, hidden=True,
-              help="Refuse submissions that break the static policy before running them (off: containment tests).")
-@click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the JSON results here.")
-@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
-@click.option("-k", "select", help="Only tests matching this pytest -k expression.")
-@click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
-def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
-          junit, select, verbose):
-    """Grade PATH (an exercise folder, or a folder of exercises)."""
-    from grader import results
+    try:
+        exercises, settings, outputs = _checked(path, submission, solutions, device, seed, timeout, memory_mb,
+                                                isolation, screen, select, (json_path, junit, report))
+    except (arguments.UsageProblem, ExerciseError) as e:
+        _fail(str(e))
     from grader.runner import run_grading
+    from grader.session import RunContext
 
-    if device == "cuda" and not _cuda_available():
-        _fail("--device cuda was asked for, but CUDA is not available here")
-    settings = Settings(seed=seed, device=device, solutions=solutions, submission=submission,
-                        timeout=timeout, memory_mb=memory_mb, select=select, isolation=isolation,
-                        screen=screen)
     ctx = RunContext(settings)
     ctx.worker_pool()  # the fork server imports torch while this process collects tests
     try:
-        run = run_grading(path, ctx, command=shlex.join(["grade", *sys.argv[1:]]))
-    except ExerciseError as e:
-        _fail(str(e))
+        run = run_grading(exercises, ctx, command=shlex.join(["grade", *sys.argv[1:]]), progress=console.Progress())
     finally:
         ctx.close()
-    console.print_run(run, verbose)
-    if json_path:
-        results.write_json(run, json_path)
-    if junit:
-        results.write_junit(run, junit)
-    if report:
-        from grader.report import write_report
+    if not run.exercises:
+        _fail(f"-k {select!r} selects no test of {_exercises_phrase(exercises)}")
+    problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
+    try:
+        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
+    except BrokenPipeError:  # `grade ... | head`: the reader left; the verdict still sets the exit status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for problem in problems:
+        click.echo(f"grade: {problem}", err=True)
+    sys.exit(EXIT_GRADER_ERROR if problems else run.exit_code)
 
-        write_report(run, report)
-    sys.exit(run.exit_code)
+
+def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
+    """Every argument checked, in a fraction of a second: (exercises, Settings, {option: path})."""
+    from grader import confine
+    from grader.session import RunContext, Settings
+
+    exercises = discover(path)
+    settings = Settings(seed=arguments.seed(seed), device=device, timeout=arguments.timeout(timeout),
+                        memory_mb=arguments.memory(memory_mb), select=arguments.selection(select),
+                        solutions=arguments.directory("--solutions", solutions), isolation=isolation,
+                        submission=submission, screen=screen)
+    probe = RunContext(settings)
+    arguments.submission(submission, exercises, probe.find_submission)
+    for exercise in exercises:
+        if not probe.reference_path(exercise).is_file():
+            raise arguments.UsageProblem(f"no reference solution for {exercise.id}: "
+                                         f"{probe.reference_path(exercise)} does not exist")
+    if isolation and not confine.available():
+        raise arguments.UsageProblem("--isolation needs Linux and root (run the grader in a container as root)")
+    if device == "cuda" and not _cuda_available():
+        raise arguments.UsageProblem("--device cuda was asked for, but CUDA is not available here")
+    return exercises, settings, arguments.outputs(dict(zip(OUTPUT_OPTIONS, outputs)), submission)
+
+
+def _exercises_phrase(exercises) -> str:
+    return exercises[0].id if len(exercises) == 1 else f"the {len(exercises)} exercises"
+
+
+def _write_outputs(run, outputs: dict) -> list[str]:
+    """Write --json, --junit and --report; returns what could not be written (one line each)."""
+    from grader import results
+
+    problems = []
+    for option, path in outputs.items():
+        try:
+            if option == "--report":
+                from grader.report import render_report
+
+                results.write_text(path, render_report(run))
+            else:
+                results.write_text(path, results.json_text(run) if option == "--json" else results.junit_text(run))
+        except (OSError, ValueError) as e:
+            problems.append(f"could not write {option} {path}: {getattr(e, 'strerror', None) or e}")
+    return problems
 
 
 @main.command("list")
 @click.argument("path", type=click.Path(path_type=Path), default="exercises")
 def list_exercises(path: Path) -> None:
     """Show the catalog: id, difficulty, titles (English / 中文) and seed sources."""
+    from grader import console
+
     try:
         console.print_catalog(discover(path))
     except ExerciseError as e:
@@ -103,9 +171,14 @@ def list_exercises(path: Path) -> None:
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds the reference must pass on.")
 def validate(path: Path, solutions, seeds: str) -> None:
     """Prove every exercise under PATH: reference passes, stub fails cleanly, mutants fail."""
+    from grader import console
+    from grader.session import RunContext, Settings
     from grader.validate import validate_exercise
 
-    seed_list = tuple(int(s) for s in seeds.split(","))
+    try:
+        seed_list = tuple(arguments.seed(s, "each of --seeds") for s in seeds.split(","))
+    except arguments.UsageProblem as e:
+        _fail(str(e))
     ctx = RunContext(Settings(seed=seed_list[0], device="cpu", solutions=solutions))
     try:
         exercises = discover(path)
@@ -134,15 +207,27 @@ def _fail(message: str):
 
 
 def entry() -> None:
-    """Console-script entry point: an unexpected exception in the grader itself exits 2, not 1."""
+    """Console-script entry point: a usage mistake is one line and exit 2; an unexpected exception
+    in the grader itself exits 2, not 1."""
+    for stream in (sys.stdout, sys.stderr):  # never crash on a character the terminal cannot show
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     try:
-        main()
+        code = main(standalone_mode=False)
+    except click.UsageError as e:
+        _fail(f"{e.format_message()} (grade --help lists what grade PATH accepts)")
+    except click.ClickException as e:
+        _fail(e.format_message())
+    except click.Abort:
+        click.echo("grade: interrupted", err=True)
+        sys.exit(130)
     except Exception:
         import traceback
 
         traceback.print_exc()
         click.echo("grade: internal error (see the traceback above)", err=True)
         sys.exit(EXIT_GRADER_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

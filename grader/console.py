@@ -1,51 +1,70 @@
 """Plain-text tables for the terminal: grading results, the catalog and validation checks."""
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from grader.discovery import Exercise
-from grader.results import ExerciseResult, RunResult
-from grader.validate import Validation
+if TYPE_CHECKING:  # `grade list` and `grade --help` must not import the grading machinery (torch)
+    from grader.discovery import Exercise
+    from grader.results import ExerciseResult, RunResult
+    from grader.validate import Validation
 
-STYLE = {"pass": "green", "fail": "red", "error": "magenta", "skip": "yellow"}
+STYLE = {"pass": "green", "fail": "red", "error": "magenta", "skip": "yellow", "not_run": "yellow", "not_submitted": "yellow"}
 MESSAGE_LINES = 4
 
 
 def _badge(status: str) -> str:
-    return click.style(f"{status.upper():5}", fg=STYLE.get(status, "white"), bold=True)
+    return click.style(f"{status.upper().replace('_', ' '):5}", fg=STYLE.get(status, "white"), bold=True)
 
 
-def print_run(run: RunResult, verbose: bool = False) -> None:
-    """Per-test table and score of every exercise, then the run's summary."""
+def print_run(run: RunResult, verbose: bool = False, err: bool = False) -> None:
+    """Per-test table and score of every exercise, then the run's summary (on stderr with `err`,
+    when stdout carries a --json/--junit/--report written to '-')."""
+    def echo(line: str = "") -> None:
+        click.echo(line, err=err)
+
     for ex in run.exercises:
-        print_exercise(ex, verbose)
+        print_exercise(ex, verbose, echo)
     s = run.summary()
-    click.echo(f"\n{_badge(s['status'])} score {s['score']:g}/{s['max_score']:g} · {s['pass']} passed, "
-               f"{s['fail']} failed, {s['error']} errors, {s['skip']} skipped · {run.duration:.1f} s")
+    echo(f"\n{_badge(s['status'])} score {s['score']:g}/{s['max_score']:g} · {s['pass']} passed, "
+         f"{s['fail']} failed, {s['error']} errors, {s['skip']} skipped, {s['not_run']} not run · {run.duration:.1f} s")
 
 
-def print_exercise(ex: ExerciseResult, verbose: bool) -> None:
-    click.echo(click.style(f"\n{ex.id}", bold=True) + f"  {ex.title} / {ex.title_zh}")
-    click.echo(f"  submission: {ex.submission}")
+def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
+    echo(click.style(f"\n{ex.id}", bold=True) + f"  {ex.title} / {ex.title_zh}")
+    if ex.status == "not_submitted":
+        folder = Path(ex.submission).parent
+        echo(f"  {_badge('not_submitted')} (no {folder / ex.id}.py or {folder / ex.id / 'solution.py'}) · "
+             f"score 0/{ex.max_score:g}")
+        return
+    echo(f"  submission: {ex.submission}")
     if ex.error:
-        click.echo(f"  {_badge('error')} the grader could not grade this exercise:\n    {ex.error}")
+        echo(f"  {_badge('error')} the grader could not grade this exercise:\n    {ex.error}")
         return
     for f in ex.static_findings:
-        click.echo(f"  ! line {f['line']}: {f['message']}")
-    width = max((len(t.name) for t in ex.tests), default=10)
-    for t in ex.tests:
-        click.echo(f"  {_badge(t.status)} {t.category:11} {t.name:{width}}  {t.duration:5.2f}s  "
-                   f"{t.earned:g}/{t.points:g}")
+        echo(f"  ! line {f['line']}: {f['message']}")
+    ran = [t for t in ex.tests if t.status != "not_run"]
+    width = max((len(t.name) for t in ran), default=10)
+    for t in ran:
+        echo(f"  {_badge(t.status)} {t.category:11} {t.name:{width}}  {t.duration:5.2f}s  {t.earned:g}/{t.points:g}")
         if t.status in ("fail", "error"):
             lines = t.message.splitlines()
             for line in lines if verbose else lines[:MESSAGE_LINES]:
-                click.echo(f"        {line}")
+                echo(f"        {line}")
             if t.falsifying_example and verbose:
-                click.echo("        " + t.falsifying_example.replace("\n", "\n        "))
+                echo("        " + t.falsifying_example.replace("\n", "\n        "))
+    not_run = [t for t in ex.tests if t.status == "not_run"]
+    if not_run:  # one line, not one per test: they all share the reason
+        echo(f"  {_badge('not_run')} {len(not_run)} more tests ({sum(t.points for t in not_run):g} points): "
+             f"{not_run[0].message.removeprefix('not run: ')}")
     for category, reason in ex.not_applicable.items():
-        click.echo(f"  n/a   {category:11} {reason}")
+        echo(f"  n/a   {category:11} {reason}")
     c = ex.counts()
-    click.echo(f"  score {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} tests passed · {ex.duration:.1f} s")
+    echo(f"  score {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} tests passed · {ex.duration:.1f} s")
 
 
 def print_catalog(exercises: list[Exercise]) -> None:
@@ -62,3 +81,43 @@ def print_validation(v: Validation) -> None:
         mark = click.style("ok  ", fg="green") if c.ok else click.style("FAIL", fg="red", bold=True)
         timing = f" ({c.duration:.1f} s)" if c.duration else ""
         click.echo(f"  {mark} {c.subject}: {c.detail}{timing}")
+
+
+class Progress:
+    """What the grader is doing, on stderr while it grades. On a terminal: one live line (exercise,
+    test n of N, the test's name), rewritten in place and erased at the end. Elsewhere (CI logs):
+    one plain line per exercise, no carriage returns."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.exercise, self.position, self.count, self.total = "", 0, 0, 0
+
+    def start(self, exercise_id: str, position: int, count: int) -> None:
+        self.exercise, self.position, self.count, self.total = exercise_id, position, count, 0
+        if self.live:
+            self._write(f"\r\x1b[K{self._where()}{exercise_id}  collecting tests")
+
+    def collected(self, total: int, note: str = "") -> None:
+        self.total = total
+        if not self.live:
+            self._write(f"grading {self._where()}{self.exercise}: {note or f'{total} tests'}\n")
+
+    def test(self, n: int, name: str) -> None:
+        if self.live:
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            self._write("\r\x1b[K" + f"{self._where()}{self.exercise}  test {n}/{self.total}  {name}"[:width])
+
+    def _where(self) -> str:
+        return f"[{self.position}/{self.count}] " if self.count > 1 else ""
+
+    def finish(self) -> None:
+        if self.live:
+            self._write("\r\x1b[K")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing for
+            pass

@@ -1,6 +1,6 @@
-"""Trusted side of an exercise's constraints: the static gate before a submission runs, the
-verdict on each operation trace a worker returns, and the harness-owned constraints test that
-every exercise gets from its exercise.toml (nobody writes it by hand)."""
+"""Trusted side of an exercise's constraints: the static gate before a submission runs, and the
+verdict on each operation trace a worker returns (the test that reports them is in
+`grader.harness_tests`). Light on imports: the command line loads it before torch."""
 from __future__ import annotations
 
 import fnmatch
@@ -8,14 +8,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from grader import static_checks
-from grader.compare import Mismatch
 from grader.discovery import Exercise
 
 CONSTRAINT_KINDS = ("forbidden", "policy")
-TEST_NAME = "test_follows_the_exercise_constraints"
 
 
 # -- static gate ------------------------------------------------------------------------------
@@ -60,41 +56,3 @@ def judge_trace(trace, nonce: str, patterns: tuple[str, ...], label: str) -> str
     if used:
         return f"{label} ran {', '.join(used)}, which this exercise forbids (however it is reached)"
     return None
-
-
-# -- the harness-owned test ---------------------------------------------------------------------
-class ConstraintsItem(pytest.Item):
-    """One per exercise, after its own tests: the static findings and every trace of the run."""
-
-    def __init__(self, *, exercise: Exercise, **kwargs):
-        super().__init__(**kwargs)
-        self.exercise = exercise
-        self.add_marker(pytest.mark.category("constraints"))
-
-    def runtest(self) -> None:
-        from grader.pytest_plugin import CONTEXT_KEY
-
-        ctx = self.config.stash[CONTEXT_KEY]
-        problems = breaches(scan_submission(self.exercise, ctx.submission_for(self.exercise)))
-        problems += ctx.trace_log(self.exercise).violations[:20]
-        if problems:
-            raise Mismatch("your solution breaks the exercise's constraints:\n  " + "\n  ".join(problems))
-
-    def reportinfo(self):
-        return self.path, None, f"{self.exercise.id}: the exercise's constraints"
-
-    def repr_failure(self, excinfo, style=None):
-        return str(excinfo.value)
-
-
-def add_constraints_items(items: list[pytest.Item]) -> None:
-    """Append the harness's constraints test after the last test of each exercise collected."""
-    from grader.discovery import load_exercise
-
-    last: dict[Path, pytest.Item] = {}
-    for item in items:
-        folder = Path(str(item.path)).parent
-        if (folder / "exercise.toml").is_file():
-            last[folder] = item
-    for folder, item in last.items():
-        items.append(ConstraintsItem.from_parent(item.parent, name=TEST_NAME, exercise=load_exercise(folder)))

@@ -25,6 +25,7 @@ class CandidateError(Exception):
         super().__init__(message)
         self.kind, self.message = kind, message
         self.remote_type, self.remote_traceback, self.remote_message = remote_type, remote_traceback, remote_message
+        self.at_import = False  # raised while the module was being imported: no test of it can pass
 
     def __str__(self) -> str:
         """The message, then the candidate's own traceback (what a learner running pytest needs)."""
@@ -34,7 +35,9 @@ class CandidateError(Exception):
 
 
 class MissingName(CandidateError, AttributeError):
-    """The submission does not define a name a test asked for."""
+    """The submission does not define a name a test asked for; `defined`: the names it does define."""
+
+    defined: tuple[str, ...] = ()
 
 
 def _local_only(name: str) -> bool:
@@ -54,6 +57,7 @@ class Candidate:
         self._poisoned: CandidateError | None = None
         self.incidents: list[CandidateError] = []
         self.outputs: list[str] = []
+        self.returned_keys: dict[frozenset, str] = {}  # key sets of dicts the candidate's calls returned
         self.lib = _Lib(self)
 
     # -- attribute access on the module ---------------------------------------------------
@@ -63,8 +67,10 @@ class Candidate:
             raise AttributeError(name)
         self._ensure_worker()
         if name not in self._names:
-            raise MissingName("exception", f"your module does not define {name!r} (it defines: "
-                              f"{', '.join(self._names) or 'nothing public'})")
+            missing = MissingName("exception", f"your module does not define {name!r} (it defines: "
+                                  f"{', '.join(self._names) or 'nothing public'})")
+            missing.defined = tuple(self._names)
+            raise missing
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
 
     def names(self) -> list[str]:
@@ -87,6 +93,7 @@ class Candidate:
             if e.kind == "exception":
                 e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.remote_message}",
                                    e.remote_type, e.remote_traceback, e.remote_message)
+            e.at_import = True
             self._poison(e)
             raise e from None
 
@@ -221,7 +228,11 @@ class Candidate:
         self._ensure_worker()
         request = {"op": "call", "target": target, "args": self._pack(list(args)),
                    "kwargs": self._pack(dict(kwargs)), "return_args": return_args}
-        return self._wrap(self._exchange(request, label, factor), label)
+        reply = self._exchange(request, label, factor)
+        returned = reply.get("result") if return_args and type(reply) is dict else reply
+        if type(returned) is dict and len(self.returned_keys) < 1000:
+            self.returned_keys.setdefault(frozenset(returned), label)
+        return self._wrap(reply, label)
 
 
 class RemoteObject:

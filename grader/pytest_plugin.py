@@ -13,7 +13,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-from grader import constraints
+from grader import arguments, constraints, harness_tests
 from grader.categories import check_category
 from grader.discovery import load_exercise
 from grader.proxy import CandidateError
@@ -91,8 +91,14 @@ def _context_from_plugins(config: pytest.Config) -> RunContext | None:
 
 def _settings_from_options(config: pytest.Config) -> Settings:
     opt = config.option
+    try:  # the same ranges as `grade`
+        seed = arguments.seed(opt.grade_seed, "--grade-seed")
+        timeout = arguments.timeout(opt.grade_timeout, "--grade-timeout")
+        memory_mb = arguments.memory(opt.grade_memory, "--grade-memory")
+    except arguments.UsageProblem as e:
+        raise pytest.UsageError(str(e)) from None
     return Settings(
-        seed=opt.grade_seed, device=opt.device, timeout=opt.grade_timeout, memory_mb=opt.grade_memory,
+        seed=seed, device=opt.device, timeout=timeout, memory_mb=memory_mb,
         solutions=Path(opt.solutions) if opt.solutions else None,
         submission=Path(opt.submission) if opt.submission else None,
     )
@@ -108,7 +114,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker("category")
         if marker is not None:
             check_category(marker.args[0])
-    constraints.add_constraints_items(items)
+    harness_tests.add_constraints_items(items)
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SCHEMA = "grader-results/1"
-STATUSES = ("pass", "fail", "error", "skip")
+STATUSES = ("pass", "fail", "error", "skip", "not_run")
+STDOUT = "-"  # an output path meaning standard output
 
 
 @dataclass
 class TestResult:
-    """One test. status: pass | fail | error | skip; origin of an error: candidate | test | setup."""
+    """One test. status: pass | fail | error | skip | not_run (the submission was not submitted, or an
+    earlier test found that it does not import); origin of an error: candidate | test | setup."""
 
     __test__ = False  # not a pytest test class, despite its name
 
@@ -40,7 +43,7 @@ class TestResult:
 
 @dataclass
 class ExerciseResult:
-    """All tests of one exercise for one submission. status: pass | fail | error."""
+    """All tests of one exercise for one submission. status: pass | fail | error | not_submitted."""
 
     id: str
     title: str
@@ -69,7 +72,7 @@ class ExerciseResult:
     def finish(self) -> "ExerciseResult":
         """Set the overall status from the tests (unless the grader failed)."""
         if not self.error:
-            failed = any(t.status in ("fail", "error") for t in self.tests)
+            failed = any(t.status in ("fail", "error", "not_run") for t in self.tests)
             self.status = "fail" if failed or not self.tests else "pass"
         return self
 
@@ -128,10 +131,23 @@ class RunResult:
         }
 
 
-def write_json(run: RunResult, path: Path) -> None:
+def write_json(run: RunResult, path: Path | str) -> None:
+    write_text(path, json_text(run))
+
+
+def json_text(run: RunResult) -> str:
     """Strict JSON: non-finite numbers become the strings "inf", "-inf" and "nan"."""
-    Path(path).write_text(json.dumps(_finite(run.to_dict()), indent=2, ensure_ascii=False, allow_nan=False,
-                                     default=str), encoding="utf-8")
+    return json.dumps(_finite(run.to_dict()), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Write an output file as UTF-8 (its folder created if missing); "-" writes to standard output."""
+    if str(path) == STDOUT:
+        sys.stdout.buffer.write(text.encode("utf-8", "replace"))
+        sys.stdout.flush()
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text, encoding="utf-8", errors="replace")
 
 
 def _finite(value):
@@ -144,29 +160,33 @@ def _finite(value):
     return value
 
 
-def write_junit(run: RunResult, path: Path) -> None:
-    """JUnit XML: one <testsuite> per exercise, one <testcase> per test."""
+def write_junit(run: RunResult, path: Path | str) -> None:
+    write_text(path, junit_text(run))
+
+
+def junit_text(run: RunResult) -> str:
+    """JUnit XML: one <testsuite> per exercise, one <testcase> per test (not run: a failure)."""
     suites = ET.Element("testsuites", name="grader", tests=str(run.summary()["tests"]),
                         time=f"{run.duration:.3f}")
     for ex in run.exercises:
         counts = ex.counts()
         suite = ET.SubElement(suites, "testsuite", name=ex.id, tests=str(len(ex.tests)),
-                              failures=str(counts["fail"]), errors=str(counts["error"] + bool(ex.error)),
+                              failures=str(counts["fail"] + counts["not_run"]), errors=str(counts["error"] + bool(ex.error)),
                               skipped=str(counts["skip"]), time=f"{ex.duration:.3f}")
         if ex.error:
             ET.SubElement(suite, "error", message=_clean(ex.error))
         for t in ex.tests:
             case = ET.SubElement(suite, "testcase", classname=f"{ex.id}.{t.category}", name=t.name,
                                  time=f"{t.duration:.3f}")
-            if t.status in ("fail", "error"):
-                tag = "failure" if t.status == "fail" else "error"
+            if t.status in ("fail", "error", "not_run"):
+                tag = "error" if t.status == "error" else "failure"
                 node = ET.SubElement(case, tag, message=_clean(t.message.splitlines()[0] if t.message else t.status))
                 node.text = _clean("\n\n".join(x for x in (t.message, t.falsifying_example, t.details) if x))
             elif t.status == "skip":
                 ET.SubElement(case, "skipped", message=_clean(t.message))
             if t.output:
                 ET.SubElement(case, "system-out").text = _clean(t.output)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 def _clean(text: str) -> str:

@@ -10,49 +10,59 @@ from pathlib import Path
 
 import pytest
 
-from grader import clock, credit
+from grader import clock, credit, text
 from grader.compare import Mismatch
 from grader.discovery import Exercise
-from grader.proxy import CandidateError
+from grader.proxy import CandidateError, MissingName
 from grader.pytest_plugin import ARTIFACTS_KEY, CANDIDATE_KEY
 from grader.results import ExerciseResult, RunResult, TestResult
 from grader.session import ReferenceProblem, RunContext
 
 PHASE_KEY = pytest.StashKey[dict]()
+NOT_SUBMITTED = "not submitted"
 
 
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
-                   stop_at_first_failure: bool = False) -> ExerciseResult:
-    """Run every test of `exercise` against `submission` (default: what the settings say)."""
-    submission = Path(submission or ctx.submission_for(exercise))
+                   stop_at_first_failure: bool = False, progress=None) -> ExerciseResult:
+    """Run every test of `exercise` against `submission` (default: what the settings say).
+    `progress` (see grader.console.Progress) hears of each test as it starts."""
+    found = Path(submission) if submission else ctx.find_submission(exercise)
     limits = ctx.limits_for(exercise)
     result = ExerciseResult(id=exercise.id, title=exercise.title, title_zh=exercise.title_zh,
-                            difficulty=exercise.difficulty, submission=str(submission),
+                            difficulty=exercise.difficulty, submission=str(found or ctx.submission_for(exercise)),
                             not_applicable=dict(exercise.not_applicable), limits=limits.to_dict())
     start = clock.monotonic()
     try:
         ctx.reference_for(exercise)
     except ReferenceProblem as e:
         result.status, result.error = "error", str(e)
-        return result
-    ctx.pin_submission(exercise, submission)
-    result.static_findings = [f.to_dict() for f in ctx.static_findings(exercise)]
-    collector = ResultCollector(exercise, ctx, submission)
-    code = _run_pytest(exercise, ctx, collector, stop_at_first_failure)
+        return text.clean_all(result)
+    collector = ResultCollector(exercise, ctx, Path(result.submission), progress)
+    if found is None:  # a --submission folder without this exercise: collect its tests, run none
+        collector.stop_reason = NOT_SUBMITTED
+    else:
+        ctx.pin_submission(exercise, found)
+        result.static_findings = [f.to_dict() for f in ctx.static_findings(exercise)]
+    code = _run_pytest(exercise, ctx, collector, stop_at_first_failure, collect_only=found is None)
     result.tests = collector.results
     credit.apply(result)
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         result.status = "error"
         result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))
-    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not ctx.settings.select:  # with -k: none selected here
         result.status, result.error = "error", "no tests were collected"
+    else:
+        result.tests += collector.not_run()
     result.duration = clock.monotonic() - start
-    return result.finish()
+    result.finish()
+    if found is None and not result.error:
+        result.status = NOT_SUBMITTED.replace(" ", "_")
+    return text.clean_all(result)
 
 
 def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector",
-                stop_at_first_failure: bool) -> int:
-    args = [str(f) for f in exercise.test_files] + [
+                stop_at_first_failure: bool, collect_only: bool = False) -> int:
+    args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
         "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
         f"--rootdir={exercise.path}", f"--hypothesis-seed={ctx.settings.seed}", "-W", "ignore::DeprecationWarning",
     ]
@@ -81,23 +91,39 @@ def _fresh_modules(folder: Path):
 
 class ResultCollector:
     """pytest hooks that turn each test's phases into one TestResult; also hands the run's
-    context to grader.pytest_plugin (attribute `grader_run_context`)."""
+    context to grader.pytest_plugin (attribute `grader_run_context`).
 
-    def __init__(self, exercise: Exercise, ctx: RunContext, submission: Path):
-        self.exercise, self.ctx, self.submission = exercise, ctx, submission
+    Once a test shows that no test of this submission can pass (it does not import, or defines
+    none of the interface), the run stops: the remaining tests are recorded as not run."""
+
+    def __init__(self, exercise: Exercise, ctx: RunContext, submission: Path, progress=None):
+        self.exercise, self.ctx, self.submission, self.progress = exercise, ctx, submission, progress
         self.grader_run_context = ctx
         self.results: list[TestResult] = []
         self.collection_errors: list[str] = []
+        self.items: list[pytest.Item] = []
+        self.stop_reason: str | None = None
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-3000:]}")
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.items = list(session.items)
+        if self.progress is not None:
+            self.progress.collected(len(self.items), self.stop_reason or "")
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        if self.progress is not None:
+            self.progress.test(len(self.results) + 1, item.name)
         item.stash[PHASE_KEY] = {"start": clock.monotonic(), "outcomes": []}
         yield
         self.results.append(self._result_for(item))
+        reason = _unusable(item.stash[PHASE_KEY], self.exercise)
+        if reason and self.stop_reason is None:
+            self.stop_reason = f"not run: {reason} (see {item.name})"
+            item.session.shouldstop = self.stop_reason
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -106,18 +132,27 @@ class ResultCollector:
         if report.failed or report.skipped:
             item.stash[PHASE_KEY]["outcomes"].append((call.when, report, call.excinfo))
 
-    def _result_for(self, item: pytest.Item) -> TestResult:
-        phases = item.stash[PHASE_KEY]
+    def not_run(self) -> list[TestResult]:
+        """A result for every collected test that did not run, saying why."""
+        ran = {r.nodeid for r in self.results}
+        return [self._base_result(item, "not_run", 0.0, self.stop_reason or "not run")
+                for item in self.items if item.nodeid not in ran]
+
+    def _base_result(self, item: pytest.Item, status: str, duration: float, message: str = "") -> TestResult:
         marker = item.get_closest_marker("category")
         category = marker.args[0] if marker else "uncategorized"
         points_marker = item.get_closest_marker("points")
         points = float(points_marker.args[0]) if points_marker else self.exercise.points_for(category)
-        result = TestResult(name=item.name, nodeid=item.nodeid, category=category, status="pass", points=points,
-                            duration=clock.monotonic() - phases["start"], reproduce=self._reproduce(item))
-        if phases["outcomes"]:
-            _apply_outcome(result, *phases["outcomes"][0])
-        result.earned = points if result.status == "pass" else 0.0
+        return TestResult(name=item.name, nodeid=item.nodeid, category=category, status=status, points=points,
+                          duration=duration, message=message, reproduce=self._reproduce(item))
+
+    def _result_for(self, item: pytest.Item) -> TestResult:
+        phases = item.stash[PHASE_KEY]
+        result = self._base_result(item, "pass", clock.monotonic() - phases["start"])
         proxies = item.stash.get(CANDIDATE_KEY, [])
+        if phases["outcomes"]:
+            _apply_outcome(result, *phases["outcomes"][0], proxies)
+        result.earned = result.points if result.status == "pass" else 0.0
         result.output = "\n".join(p.output for p in proxies if p.output)
         result.artifacts = item.stash.get(ARTIFACTS_KEY, {})
         return result
@@ -131,7 +166,20 @@ class ResultCollector:
         return shlex.join(parts)
 
 
-def _apply_outcome(result: TestResult, when: str, report, excinfo) -> None:
+def _unusable(phases: dict, exercise: Exercise) -> str | None:
+    """Why no test of this submission can pass, if its first failure shows that: the module does
+    not import (exception, crash or time-out while importing), or it defines none of the names the
+    exercise's interface requires. Then one test says so and the rest are not run."""
+    failures = [excinfo for _, report, excinfo in phases["outcomes"] if report.failed and excinfo]
+    exc = _leaf_exception(failures[0].value) if failures else None
+    if isinstance(exc, CandidateError) and exc.at_import:
+        return exc.message
+    if isinstance(exc, MissingName) and exercise.names and not set(exercise.names) & set(exc.defined):
+        return f"your module defines none of {', '.join(exercise.names)}"
+    return None
+
+
+def _apply_outcome(result: TestResult, when: str, report, excinfo, proxies=()) -> None:
     """Status, message and details of a test from its first failed (or skipped) phase."""
     if report.skipped:
         result.status, result.message = "skip", _skip_reason(report)
@@ -144,11 +192,28 @@ def _apply_outcome(result: TestResult, when: str, report, excinfo) -> None:
     elif isinstance(exc, AssertionError):
         result.status, result.message = "fail", str(exc) or "assertion failed"
         result.diagnostics = exc.diagnostics if isinstance(exc, Mismatch) else None
+    elif lacking := _returned_without(exc, proxies):
+        result.status, result.origin, result.message = "error", "candidate", lacking
+        result.details = report.longreprtext[-4000:]
     else:
         result.status, result.origin = "error", "setup" if when == "setup" else "test"
         kind = type(exc).__name__ if exc else "error"
         result.message = f"the test itself raised {kind}: {exc} (a grader bug, or an unexpected result)"
         result.details = report.longreprtext[-4000:]
+
+
+def _returned_without(exc: BaseException | None, proxies) -> str | None:
+    """The candidate's fault, not the test's: a KeyError for a key that a dict returned by the
+    candidate's code in this test lacks (e.g. a state_dict without the buffers the exercise asks for)."""
+    if not isinstance(exc, KeyError) or len(exc.args) != 1:
+        return None
+    key = exc.args[0]
+    for proxy in proxies:
+        for keys, label in getattr(proxy, "returned_keys", {}).items():
+            if key not in keys:
+                shown = ", ".join(sorted(map(repr, keys))) or "none"
+                return f"{label} returned a dict without the key {key!r} the test needs (its keys: {shown})"
+    return None
 
 
 def _skip_reason(report) -> str:
@@ -176,26 +241,34 @@ def _falsifying_example(exc: BaseException | None) -> str:
     return FIXTURE_ARGS.sub("", "\n".join(notes))
 
 
-def run_grading(path: Path, ctx: RunContext, command: str = "") -> RunResult:
-    """Grade every exercise found at `path`; always returns a complete RunResult."""
+def run_grading(path: Path | list[Exercise], ctx: RunContext, command: str = "", progress=None) -> RunResult:
+    """Grade every exercise found at `path` (or given as a list); always returns a complete RunResult.
+    With a -k selection, exercises none of whose tests it selects are left out."""
     from grader.discovery import discover
 
+    exercises = list(path) if isinstance(path, list) else discover(path)
     run = RunResult(started_at=clock.now_iso(), settings=_settings_record(ctx, command), environment=environment())
     start = clock.monotonic()
-    for exercise in discover(path):
-        run.exercises.append(grade_exercise(exercise, ctx))
+    for position, exercise in enumerate(exercises, 1):
+        if progress is not None:
+            progress.start(exercise.id, position, len(exercises))
+        result = grade_exercise(exercise, ctx, progress=progress)
+        if not (ctx.settings.select and not result.tests and not result.error):
+            run.exercises.append(result)
+    if progress is not None:
+        progress.finish()
     run.duration = clock.monotonic() - start
     return run
 
 
 def _settings_record(ctx: RunContext, command: str) -> dict:
     s = ctx.settings
-    return {
+    return text.clean_all({
         "seed": s.seed, "device": str(ctx.device), "timeout": s.timeout, "memory_mb": s.memory_mb,
         "submission": str(s.submission) if s.submission else None,
         "solutions": str(s.solutions) if s.solutions else None, "select": s.select, "command": command,
         "isolation": "namespaces, read-only file system, user nobody" if ctx.isolated else "none (not root)",
-    }
+    })
 
 
 def environment() -> dict:

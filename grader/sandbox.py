@@ -227,6 +227,10 @@ class WorkerPool:
                 pass
             self._sock.close()
         if self._proc is not None:
+            with self._events:
+                ready = any("ready" in r for r in self._replies)
+            if not ready:  # still importing torch, so no worker exists: do not wait for it (nor its traceback)
+                self._proc.kill()
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -6,13 +6,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-
-import torch
+from typing import TYPE_CHECKING
 
 from grader import confine, constraints
 from grader.discovery import Exercise
-from grader.proxy import Candidate
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
+
+if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade --help` stays fast
+    import torch
+
+    from grader.proxy import Candidate
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 4096
@@ -71,6 +74,8 @@ class RunContext:
     # -- resolution ----------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
+        import torch
+
         want = self.settings.device
         if want == "auto":
             want = "cuda" if torch.cuda.is_available() else "cpu"
@@ -103,6 +108,11 @@ class RunContext:
 
     def submission_for(self, exercise: Exercise) -> Path:
         """--submission FILE, or in a folder <id>.py or <id>/solution.py; default the stub."""
+        found = self.find_submission(exercise)
+        return found or (Path(self.settings.submission) / f"{exercise.id}.py").resolve()
+
+    def find_submission(self, exercise: Exercise) -> Path | None:
+        """What `submission_for` grades, or None when a --submission folder holds nothing for `exercise`."""
         if exercise.id in self._pinned:
             return self._pinned[exercise.id]
         given = self.settings.submission
@@ -113,7 +123,7 @@ class RunContext:
             for candidate in (given / f"{exercise.id}.py", given / exercise.id / "solution.py", given / "solution.py"):
                 if candidate.is_file():
                     return candidate.resolve()
-            return (given / f"{exercise.id}.py").resolve()
+            return None
         return given.resolve()
 
     # -- resources -----------------------------------------------------------------------
@@ -132,6 +142,8 @@ class RunContext:
 
     def new_candidate(self, exercise: Exercise, submission: Path | None = None) -> Candidate:
         """A proxy for the submission; its worker starts on first use."""
+        from grader.proxy import Candidate
+
         limits = self.limits_for(exercise)
         config = WorkerConfig(
             submission=str(submission or self.submission_for(exercise)), workdir="",

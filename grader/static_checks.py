@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader import policy
+from grader.source import SourceError, read_source
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ def scan_file(path: Path, forbidden: tuple[str, ...] = (), required: tuple[str, 
               allow_imports: tuple[str, ...] = ()) -> list[Finding]:
     """`scan` of a file's text; a file that cannot be read is itself a finding."""
     try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return [Finding("missing", f"cannot read your submission {path}: {e}")]
+        source = read_source(path)
+    except SourceError as e:
+        return [Finding("missing", f"cannot read your submission: {e}")]
     return scan(source, forbidden, required, allow_imports)
 
 

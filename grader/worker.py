@@ -19,7 +19,7 @@ import types
 
 import torch
 
-from grader import channel, confine, remote_ops, wire
+from grader import channel, confine, remote_ops, source as sources, wire
 
 CTL_FD = 3
 MAX_MESSAGE = 1 << 30
@@ -56,12 +56,12 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     serve(socket.socket(fileno=CTL_FD), Session(config, source))
 
 
-def _read_source(path: str) -> str | None:
+def _read_source(path: str) -> str | sources.SourceError:
+    """The submission's text, decoded as Python decodes source; a file that is not source: the error."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
-        return None  # the import request reports it
+        return sources.read_source(path)
+    except sources.SourceError as e:
+        return e  # the import request reports it
 
 
 def _needed_paths() -> list[str]:
@@ -118,7 +118,7 @@ def _seed(seed: int) -> None:
 class Session:
     """The worker's object table and the operations the grader may ask for."""
 
-    def __init__(self, config: dict, source: str | None = None):
+    def __init__(self, config: dict, source: str | sources.SourceError | None = None):
         self.config, self.source = config, source
         self.device = torch.device(config.get("device", "cpu"))
         self.objects: dict[int, object] = {}
@@ -148,6 +148,8 @@ class Session:
         raise ValueError(f"unknown request {op!r}")
 
     def import_submission(self) -> dict:
+        if isinstance(self.source, sources.SourceError):
+            raise self.source
         module = load_module_from(self.config["submission"], "solution", self.source)
         self.objects[0] = module
         return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}

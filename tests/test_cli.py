@@ -19,7 +19,10 @@ def test_grade_writes_json_junit_and_exits_by_outcome(tiny_project):
     assert "PASS" in p.stdout and "score 4/4" in p.stdout
     p = run_grade(ex, "--submission", bad, "--json", out)
     assert p.returncode == 1, p.stdout + p.stderr
-    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["fail"] == 1  # scale(x)=x is still linear
+    summary = json.loads(out.read_text(encoding="utf-8"))["summary"]
+    # scale(x)=x is still linear and has the right shape, but with its only value test failed
+    # nothing is credited (grader.credit)
+    assert summary["fail"] == 4 and summary["score"] == 0
     # the stub (default submission) fails cleanly: exit 1, not a crash
     assert run_grade(ex).returncode == 1
 

@@ -188,7 +188,7 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
 
     assert result.status == "fail" and not result.error, result.error  # graded, and failed
     test = next(t for t in result.tests if t.name == attack.test)
-    assert test.status in ("fail", "error") and attack.words in test.message, test.message
+    assert test.status in ("fail", "error", "not_run") and attack.words in test.message, test.message
     assert (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
             os.environ.get("PATH"), os.environ.get("HOME")) == originals
     assert all(len(t.output) < 70_000 for t in result.tests)

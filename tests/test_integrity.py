@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import constraints, credit
+from grader import credit, harness_tests
 from grader.compare import Mismatch, assert_close
 from grader.discovery import load_exercise
 from grader.gradcheck import check_directional_derivatives
@@ -40,11 +40,11 @@ def attack(exercise, name: str, folder: Path) -> Path:
     (ATTENTION, "indirect_profiler_off", "trace was switched off"),
 ])
 def test_runtime_walls_catch_indirect_routes_without_the_gate(context, tmp_path, exercise, name, words):
-    context.settings = Settings(screen=False, select=f"test_output_shape_and_dtype or {constraints.TEST_NAME}")
+    context.settings = Settings(screen=False, select=f"test_output_shape_and_dtype or {harness_tests.TEST_NAME}")
     result = grade_exercise(exercise, context, attack(exercise, name, tmp_path))
     test = next(t for t in result.tests if t.name.startswith("test_output_shape_and_dtype"))
     assert test.status == "error" and words in test.message, test.message
-    harness = next(t for t in result.tests if t.name == constraints.TEST_NAME)
+    harness = next(t for t in result.tests if t.name == harness_tests.TEST_NAME)
     assert harness.status == "fail" and result.score == 0
 
 
@@ -52,7 +52,7 @@ def test_runtime_walls_catch_indirect_routes_without_the_gate(context, tmp_path,
 def test_the_gate_refuses_without_running(context, tmp_path):
     result = grade_exercise(LINEAR, context, attack(LINEAR, "indirect_torch_ops_linear", tmp_path))
     assert result.score == 0 and all(t.status in ("fail", "error") for t in result.tests)
-    assert all("was not run" in t.message for t in result.tests if t.name != constraints.TEST_NAME)
+    assert all("was not run" in t.message for t in result.tests if t.name != harness_tests.TEST_NAME)
     assert result.duration < 15, "a refused file should not spend workers"
 
 
