@@ -2,7 +2,8 @@
 passes its whole suite on every seed asked for, its stub fails cleanly, each of its mutants
 (known-wrong variants in tests/mutants/<id>/) fails at least one test, and value-free variants
 (a constant output, a NaN output: `grader.variants`) and the mutants that reach a forbidden
-operation indirectly (`indirect_*.py`) fail and score at most MAX_SCORE_OF_NOTHING."""
+operation indirectly (`indirect_*.py`; also `constant_*`, `nan_*`) fail and score at most
+MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
 import ast
@@ -20,6 +21,7 @@ from grader.session import RunContext
 
 
 MAX_SCORE_OF_NOTHING = 0.10  # share of the points a value-free or forbidden solution may keep
+SCORED_PREFIXES = ("indirect_", "constant_", "nan_")  # mutants that must also score (near) nothing
 
 
 @dataclass
@@ -84,7 +86,7 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
             v.checks.append(Check("mutants", False, f"no mutants in tests/mutants/{exercise.id}/"))
         with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
             v.checks += [_check_mutant(exercise, ctx, m, Path(folder)) for m in mutants]
-        v.checks += _variant_checks(exercise, ctx)
+        v.checks += _variant_checks(exercise, ctx, {mutant_name(m) for m in mutants})
     finally:
         ctx.settings.seed = original_seed
     return v
@@ -93,18 +95,21 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
 def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:
     """Caught by some test; one that reaches a forbidden operation must also score (near) nothing."""
     submission = materialize(mutant, ctx.reference_path(exercise), folder)
-    scored = mutant_name(mutant).startswith("indirect_")
+    scored = mutant_name(mutant).startswith(SCORED_PREFIXES)
     result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
     if scored:
         return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)
     return _mutant_check(mutant, result, seconds)
 
 
-def _variant_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
-    """The reference with its values taken away must fail and score (near) nothing."""
+def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> list[Check]:
+    """The reference with its values taken away must fail and score (near) nothing (an exercise
+    may ship its own mutant of the same name instead, where values live in side effects)."""
     checks = []
     with tempfile.TemporaryDirectory(prefix="grader-variants-") as folder:
         for path in variants.write(ctx.reference_path(exercise), Path(folder)):
+            if path.stem in shipped:
+                continue
             result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path))
             checks.append(_scored_check(f"variant {path.stem}", result, seconds))
     return checks
