@@ -45,7 +45,8 @@ def scan(source: str, forbidden: tuple[str, ...] = (), required: tuple[str, ...]
         return [Finding("syntax", f"your file does not parse: {e.msg} (line {e.lineno})", e.lineno or 0)]
     except ValueError as e:  # e.g. null bytes
         return [Finding("syntax", f"your file does not parse: {e}")]
-    checker = _Checker(tree, Forbidden(tuple(forbidden)), policy.ALLOWED_IMPORTS | set(allow_imports))
+    checker = _Checker(tree, Forbidden(tuple(forbidden)), policy.ALLOWED_IMPORTS | set(allow_imports),
+                       [d for d in policy.DENIED_MODULES if not any(_under(d, a) for a in allow_imports)])
     return _missing_names(tree, required) + checker.run()
 
 
@@ -77,7 +78,7 @@ class Forbidden:
 
     def match(self, dotted: str) -> str | None:
         for api in self.apis:
-            if dotted == api or dotted.startswith(api + "."):
+            if _under(dotted, api):
                 return api
         target = _resolve(dotted)
         if target is None or isinstance(target, (bool, int, float, str)):
@@ -115,8 +116,8 @@ def _resolve(dotted: str):
 class _Checker:
     """One pass over a module's tree: imports first (they bind aliases), then every node."""
 
-    def __init__(self, tree: ast.Module, forbidden: Forbidden, allowed: set[str]):
-        self.tree, self.forbidden, self.allowed = tree, forbidden, allowed
+    def __init__(self, tree: ast.Module, forbidden: Forbidden, allowed: set[str], denied: list[str]):
+        self.tree, self.forbidden, self.allowed, self.denied = tree, forbidden, allowed, denied
         self.aliases: dict[str, str] = {}  # local name -> dotted path of a module or an API
         self.own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
         self.findings: list[Finding] = []
@@ -185,7 +186,7 @@ class _Checker:
             return
         if any(p.startswith("_") and p not in policy.ALLOWED_DUNDERS for p in dotted.split(".")[1:]):
             self.add("policy", f"reaches {dotted}: private internals are not allowed", node)
-        denied = next((d for d in policy.DENIED_MODULES if dotted == d or dotted.startswith(d + ".")), None)
+        denied = next((d for d in self.denied if _under(dotted, d)), None)
         if denied:
             self.add("policy", f"uses {denied}, which no solution may use", node)
         if root == "sys" and dotted != "sys" and dotted.split(".")[1] not in policy.SYS_ATTRIBUTES:
@@ -232,6 +233,10 @@ class _Checker:
 
     def _is_callee(self, node: ast.Name) -> bool:
         return any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(self.tree))
+
+
+def _under(dotted: str, prefix: str) -> bool:
+    return dotted == prefix or dotted.startswith(prefix + ".")
 
 
 def _root(node: ast.AST) -> str | None:

@@ -208,7 +208,8 @@ def test_an_exercise_may_grant_loopback(context, tiny_project, tmp_path, listene
     """With `[grading] loopback = true` the worker gets a working loopback of its own (as
     08_data_parallel needs), and still cannot reach the grader's."""
     toml = tiny_project / "exercises" / "90_scale" / "exercise.toml"
-    toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\nloopback = true"))
+    toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\nloopback = true").replace(
+        "[constraints]\n", '[constraints]\nallow_imports = ["socket", "threading"]\n'))
     ex = load_exercise(toml.parent)
     assert ex.loopback
     result = grade_exercise(ex, context, HOSTILE / "serves_on_its_own_loopback.py")
@@ -284,6 +285,7 @@ def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
         "            setattr(self, n, torch.nn.Linear(d_model, d_model, bias=bias))\n"
         "    def forward(self, x, key_padding_mask=None, causal=False):\n"
         "        return torch.zeros_like(x)\n"))
-    context.settings = Settings(select="test_matches_reference or test_matches_torch")
+    # the gate would refuse the file unrun (it imports grader): this proves the run-time side
+    context.settings = Settings(screen=False, select="test_matches_reference or test_matches_torch")
     result = grade_exercise(load_exercise(REPO / "exercises" / "17_self_attention"), context, cheat)
     assert result.status == "fail" and result.tests and all(t.status == "fail" for t in result.tests)

@@ -110,6 +110,8 @@ def test_correct_code_is_not_refused(about, forbidden, source):
 def test_an_exercise_can_extend_the_import_allowlist():
     assert scan("import os\n", ())
     assert not scan("import os\n", (), allow_imports=("os",))
+    assert scan("import torch.distributed as dist\n", ())  # denied for all ...
+    assert not scan("import torch.distributed as dist\n", (), allow_imports=("torch.distributed",))  # ... but 08
 
 
 def test_findings_name_the_line():
