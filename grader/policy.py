@@ -2,7 +2,8 @@
 answer needs, and so are refused before a submission runs (README: "What a submission may use").
 
 Data only; `grader.static_checks` applies it. An exercise extends the import allowlist with
-`[constraints] allow_imports` and adds its own forbidden APIs with `[constraints] forbidden`.
+`[constraints] allow_imports` (which may also lift a denied module, e.g. torch.distributed for
+a data-parallel exercise) and adds its own forbidden APIs with `[constraints] forbidden`.
 """
 from __future__ import annotations
 
