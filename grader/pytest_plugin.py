@@ -109,12 +109,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[CONTEXT_KEY].close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         marker = item.get_closest_marker("category")
         if marker is not None:
             check_category(marker.args[0])
     harness_tests.add_constraints_items(items)
+    only = config.stash[CONTEXT_KEY].settings.categories
+    if only:
+        kept = [i for i in items if (i.get_closest_marker("category") or pytest.mark.category("")).args[0] in only]
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ class Settings:
     timeout: float | None = None
     memory_mb: int | None = None
     select: str | None = None  # a pytest -k expression
+    categories: tuple[str, ...] = ()  # only tests of these categories (validate's value-free variants)
     isolation: bool | None = None  # None: isolate workers whenever we can (running as root)
     # Refuse a submission that breaks the static policy before running any of its code. Off only
     # in the harness's own containment tests, which must run hostile code to prove the walls hold.

@@ -110,9 +110,29 @@ def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> l
         for path in variants.write(ctx.reference_path(exercise), Path(folder)):
             if path.stem in shipped:
                 continue
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path))
-            checks.append(_scored_check(f"variant {path.stem}", result, seconds))
+            result, seconds = _timed(lambda: _value_tests_only(exercise, ctx, path))
+            checks.append(_valueless_check(f"variant {path.stem}", result, seconds))
     return checks
+
+
+def _value_tests_only(exercise: Exercise, ctx: RunContext, path: Path) -> ExerciseResult:
+    """Grade only the value tests: when none of them passes, grader.credit gives the whole
+    suite 0 points, so this proves the variant's full score is 0 at half the cost."""
+    saved = ctx.settings.categories
+    ctx.settings.categories = credit.VALUE_CATEGORIES
+    try:
+        return grade_exercise(exercise, ctx, path)
+    finally:
+        ctx.settings.categories = saved
+
+
+def _valueless_check(name: str, result: ExerciseResult, seconds: float) -> Check:
+    if result.error:
+        return Check(name, False, f"the grader could not run it: {result.error}", seconds)
+    passed = [t.name for t in result.tests if t.status == "pass"]
+    if passed or not result.tests:
+        return Check(name, False, f"NOT near zero: value tests passed: {passed or 'none ran'}", seconds)
+    return Check(name, True, f"scores 0: none of its {len(result.tests)} value tests passes", seconds)
 
 
 def _scored_check(name: str, result: ExerciseResult, seconds: float) -> Check:
