@@ -1,6 +1,6 @@
 """Value-free variants of a reference, generated for `grade validate`: the same file, whose every
 public function and module forward returns a constant, or NaN, in place of each float tensor
-and each float.
+and each float (other tensors, such as masks and token ids, become zeros).
 
 Shapes, dtypes, the interface and the gradient graph stay; only the values go. A suite that
 gives such a variant more than a sliver of its points is rewarding something other than a solution.
@@ -22,6 +22,8 @@ import torch as _grader_torch
 def _grader_fill(value):
     if isinstance(value, _grader_torch.Tensor) and value.is_floating_point():
         return value * 0.0 + {fill}  # same shape, dtype and graph; no information
+    if isinstance(value, _grader_torch.Tensor):
+        return _grader_torch.zeros_like(value)  # masks all False, token ids all 0
     if type(value) is float:
         return {fill}
     if isinstance(value, (tuple, list)):
