@@ -22,8 +22,10 @@ PHASE_KEY = pytest.StashKey[dict]()
 
 
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
-                   stop_at_first_failure: bool = False) -> ExerciseResult:
-    """Run every test of `exercise` against `submission` (default: what the settings say)."""
+                   stop_at_first_failure: bool = False, own_files: bool = False) -> ExerciseResult:
+    """Run every test of `exercise` against `submission` (default: what the settings say).
+    A submission that is a link, a reference or an exercise's test is refused (status error),
+    unless `own_files` (`grade validate` grades the references themselves)."""
     submission = Path(submission or ctx.submission_for(exercise))
     limits = ctx.limits_for(exercise)
     result = ExerciseResult(id=exercise.id, title=exercise.title, title_zh=exercise.title_zh,
@@ -32,6 +34,9 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     start = clock.monotonic()
     try:
         ctx.reference_for(exercise)
+        problem = None if own_files else ctx.submission_problem(exercise, submission)
+        if problem:
+            raise ReferenceProblem(problem)
     except ReferenceProblem as e:
         result.status, result.error = "error", str(e)
         return result

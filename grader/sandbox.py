@@ -35,8 +35,9 @@ class Limits:
 class WorkerConfig:
     """Everything a worker needs to set itself up (sent to the fork server as JSON)."""
 
-    submission: str
+    submission: str  # its path, for messages and tracebacks (the worker reads the grader's copy)
     workdir: str
+    source: str | None = None  # the submission's text, read once by the grader (None: unreadable)
     hidden_paths: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     seed: int = 0
@@ -48,6 +49,27 @@ class WorkerConfig:
     support: str = ""  # the exercise's support.py (trusted helpers run in the worker), if any
     isolate: bool = False  # namespaces, read-only file system, hidden paths, user nobody (needs root)
     loopback: bool = False  # with isolate: bring up the loopback interface of its network namespace
+
+
+# What the fork server's environment holds (it starts from an empty one): nothing of the grader's
+# other variables (tokens, keys) exists in any worker's process image.
+PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "LD_LIBRARY_PATH")
+
+
+def worker_environment() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
+
+
+def _hand_over_source(config: WorkerConfig) -> dict:
+    """The config as the fork server gets it: the submission's text as a file in the worker's
+    own folder (written here, by the grader), not the path of the original."""
+    fields = asdict(config)
+    source = fields.pop("source")
+    if source is not None and config.workdir:
+        fields["source_file"] = os.path.join(config.workdir, "submission.py")
+        with open(fields["source_file"], "w", encoding="utf-8") as f:
+            f.write(source)
+    return fields
 
 
 class SandboxError(RuntimeError):
@@ -139,7 +161,7 @@ class WorkerPool:
         self._proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()), *self.preload],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            cwd=self.tmp, start_new_session=True,
+            cwd=self.tmp, start_new_session=True, env=worker_environment(),
         )
         theirs.close()
         self._sock, self._alive, self._replies = ours, True, []
@@ -181,7 +203,7 @@ class WorkerPool:
                 raise SandboxError("the worker fork server did not start (could not import torch?)")
             ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             out_r, out_w = os.pipe()
-            message = {"spawn": asdict(config)}
+            message = {"spawn": _hand_over_source(config)}
             try:
                 socket.send_fds(self._sock, [json.dumps(message).encode()], [ctl_theirs.fileno(), out_w])
             except OSError as e:

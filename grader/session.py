@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 4096
+MAX_SOURCE_BYTES = 4 << 20  # a submission is source code: more than this is not read
 
 
 class ReferenceProblem(RuntimeError):
@@ -50,7 +53,7 @@ class RunContext:
 
     def pin_submission(self, exercise: Exercise, path: Path) -> None:
         """Grade `path` for this exercise from now on, whatever the settings say."""
-        self._pinned[exercise.id] = Path(path).resolve()
+        self._pinned[exercise.id] = Path(path).absolute()  # not resolved: a link is refused, not followed
 
     # -- resolution ----------------------------------------------------------------------
     @property
@@ -79,6 +82,10 @@ class RunContext:
         """What a worker must not read: every reference, every exercise's tests, the harness tests."""
         return [str(p) for p in (self.solutions_dir(exercise), exercise.path.parent, exercise.root / "tests")]
 
+    def submission_problem(self, exercise: Exercise, path: Path) -> str | None:
+        """Why `path` may not be graded for `exercise` (an operator's mistake: exit 2), or None."""
+        return submission_problem(Path(path), self.solutions_dir(exercise), self.reference_path(exercise))
+
     def solutions_dir(self, exercise: Exercise) -> Path:
         return Path(self.settings.solutions or exercise.root / "solutions").resolve()
 
@@ -96,9 +103,9 @@ class RunContext:
         if given.is_dir():
             for candidate in (given / f"{exercise.id}.py", given / exercise.id / "solution.py", given / "solution.py"):
                 if candidate.is_file():
-                    return candidate.resolve()
-            return (given / f"{exercise.id}.py").resolve()
-        return given.resolve()
+                    return candidate.absolute()
+            return (given / f"{exercise.id}.py").absolute()
+        return given.absolute()
 
     # -- resources -----------------------------------------------------------------------
     def reference_for(self, exercise: Exercise) -> ModuleType:
@@ -117,8 +124,9 @@ class RunContext:
     def new_candidate(self, exercise: Exercise, submission: Path | None = None) -> Candidate:
         """A proxy for the submission; its worker starts on first use."""
         limits = self.limits_for(exercise)
+        path = submission or self.submission_for(exercise)
         config = WorkerConfig(
-            submission=str(submission or self.submission_for(exercise)), workdir="",
+            submission=str(path), workdir="", source=read_submission(path),
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
             hidden_paths=self.hidden_paths(exercise), isolate=self.isolated, loopback=exercise.loopback,
             forbidden=list(exercise.forbidden), seed=self.settings.seed, device=str(self.device),
@@ -131,6 +139,39 @@ class RunContext:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+
+
+def submission_problem(path: Path, solutions: Path, reference: Path) -> str | None:
+    """A submission must be a file of its own: not a symbolic link (it would be followed by the
+    grader), nothing in the references, not the reference under another name (a hard link), and
+    nothing of an exercise's folder but its stub (its tests, support code). None when it may be graded."""
+    if path.is_symlink():
+        return f"--submission {path} is a symbolic link: pass the file itself"
+    real = path.resolve()
+    if real.is_relative_to(solutions.resolve()):
+        return f"--submission {path} lies in the reference solutions ({solutions}): a reference is not a submission"
+    if (real.parent / "exercise.toml").is_file() and real.name != "solution.py":
+        return f"--submission {path} is one of the exercise's own files (its tests or support code)"
+    if real.is_file() and reference.is_file() and os.path.samefile(real, reference):
+        return f"--submission {path} is the reference solution under another name"
+    return None
+
+
+def read_submission(path: Path) -> str | None:
+    """The submission's text, read once here (never through a symbolic link, at most
+    MAX_SOURCE_BYTES); None when it is not a readable UTF-8 file (the worker reports that)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = f.read(MAX_SOURCE_BYTES + 1)
+    try:
+        return data.decode("utf-8") if len(data) <= MAX_SOURCE_BYTES else None
+    except UnicodeDecodeError:
+        return None
 
 
 def _import_reference(exercise_id: str, path: Path) -> ModuleType:

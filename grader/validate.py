@@ -48,7 +48,7 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
         runs = []
         for seed in seeds:
             ctx.settings.seed = seed
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise)))
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True))
             runs.append(result)
             v.checks.append(_reference_check(result, seed, seconds))
         ctx.settings.seed = seeds[0]

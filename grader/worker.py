@@ -31,7 +31,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _redirect_fds(ctl_fd, out_fd)
     isolated = bool(config.get("isolate")) and confine.available()
     try:
-        source = _read_source(config["submission"])  # before its folder may be hidden
+        source = _read_source(config.get("source_file", ""))  # the copy the grader made, before it is hidden
         _set_limits(config)
         for name in config.get("preload", []):
             importlib.import_module(name)
@@ -39,8 +39,11 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
             load_module_from(config["support"], remote_ops.SUPPORT_MODULE)
         workdir = config["workdir"]
         if isolated:
-            workdir = confine.isolate(config.get("hidden_paths", []), _needed_paths(),
-                                      int(config.get("file_bytes") or 64 * 2**20), bool(config.get("loopback")))
+            hidden = config.get("hidden_paths", [])
+            workdir = confine.isolate(allowed_paths(hidden), hidden, int(config.get("file_bytes") or 64 * 2**20),
+                                      bool(config.get("loopback")), build_in=workdir,
+                                      gpu=str(config.get("device", "cpu")).startswith("cuda"))
+            confine.drop_privileges()
     except confine.ConfinementError as e:
         print(f"grader sandbox: could not confine the worker: {e}", file=sys.stderr, flush=True)
         os._exit(71)
@@ -51,12 +54,12 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    if isolated:
-        confine.drop_privileges()
     serve(socket.socket(fileno=CTL_FD), Session(config, source))
 
 
 def _read_source(path: str) -> str | None:
+    if not path:
+        return None
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -64,11 +67,21 @@ def _read_source(path: str) -> str | None:
         return None  # the import request reports it
 
 
-def _needed_paths() -> list[str]:
-    """Folders the worker still reads from after confinement: where imports come from."""
+def allowed_paths(hidden: list[str]) -> list[str]:
+    """What the worker's file system holds besides the system's libraries: the interpreter, the
+    folders imports come from (none that holds or lies in a hidden path, e.g. the project root)
+    and the harness's own package (not the project around it)."""
     import grader
 
-    return [p for p in sys.path if p and os.path.isdir(p)] + [os.path.dirname(os.path.dirname(grader.__file__))]
+    hidden = [os.path.realpath(h) for h in hidden]
+    folders = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix, sys.exec_prefix]
+    folders = [p for p in folders if not _covers(p, hidden) and not _inside(p, hidden)]
+    return folders + [os.path.dirname(grader.__file__)]
+
+
+def _inside(entry: str, hidden: list[str]) -> bool:
+    real = os.path.realpath(entry)
+    return any(real == h or real.startswith(h.rstrip(os.sep) + os.sep) for h in hidden)
 
 
 def _redirect_fds(ctl_fd: int, out_fd: int) -> None:
