@@ -122,7 +122,10 @@ class Worker:
 
     def exit_description(self, wait: float = 2.0) -> str:
         """How the worker ended, e.g. 'killed by signal SIGSEGV' (waits for the fork server's news)."""
-        return describe_status(self.pool.exit_status(self.pid, wait))
+        status = self.pool.exit_status(self.pid, wait)
+        if self.pid in self.pool.over_memory:
+            return f"{describe_status(status)}: it used more memory than its cap (all kinds counted)"
+        return describe_status(status)
 
 
 def describe_status(status: int | None) -> str:
@@ -150,6 +153,7 @@ class WorkerPool:
         self._events = threading.Condition()
         self._replies: list[dict] = []
         self._exits: dict[int, int] = {}
+        self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
         self._count = 0
 
@@ -181,6 +185,8 @@ class WorkerPool:
                 event = json.loads(data)
                 if "exited" in event:
                     self._exits[event["exited"]] = event["status"]
+                    if event.get("oom"):
+                        self.over_memory.add(event["exited"])
                 else:
                     self._replies.append(event)
                 self._events.notify_all()

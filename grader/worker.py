@@ -19,7 +19,7 @@ import types
 
 import torch
 
-from grader import channel, confine, remote_ops, wire
+from grader import channel, confine, memcap, remote_ops, wire
 
 CTL_FD = 3
 MAX_MESSAGE = 1 << 30
@@ -31,6 +31,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _redirect_fds(ctl_fd, out_fd)
     isolated = bool(config.get("isolate")) and confine.available()
     try:
+        memcap.join(config.get("cgroup"))
         source = _read_source(config.get("source_file", ""))  # the copy the grader made, before it is hidden
         _set_limits(config)
         for name in config.get("preload", []):
@@ -44,7 +45,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
                                       bool(config.get("loopback")), build_in=workdir,
                                       gpu=str(config.get("device", "cpu")).startswith("cuda"))
             confine.drop_privileges()
-    except confine.ConfinementError as e:
+    except (confine.ConfinementError, OSError) as e:
         print(f"grader sandbox: could not confine the worker: {e}", file=sys.stderr, flush=True)
         os._exit(71)
     _scrub_environment(config, workdir)

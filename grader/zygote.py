@@ -5,7 +5,7 @@ imports candidate code itself; each forked child confines itself and then serves
 (`grader.worker.serve`). Protocol on the inherited SOCK_SEQPACKET socket:
   request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
   reply    {"spawned": pid} | {"spawn_failed": message}
-  event    {"exited": pid, "status": waitpid status}
+  event    {"exited": pid, "status": waitpid status, "oom": killed for going over its memory cgroup's cap}
 EOF on the socket means the grader is gone: every live worker group is killed.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib
+import itertools
 import json
 import os
 import select
@@ -20,9 +21,10 @@ import signal
 import socket
 import sys
 
-from grader import confine
+from grader import confine, memcap
 
 PR_SET_PDEATHSIG = 1
+_spawned = itertools.count()
 
 
 def main(argv: list[str]) -> None:
@@ -62,7 +64,7 @@ def _serve(sock: socket.socket) -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    children: set[int] = set()
+    children: dict[int, str | None] = {}  # pid -> its memory cgroup
     while True:
         readable, _, _ = select.select([sock, wake_r], [], [])
         if wake_r in readable:
@@ -72,10 +74,20 @@ def _serve(sock: socket.socket) -> None:
             break
     for pid in children:
         _kill_group(pid)
+    for pid, cgroup in children.items():
+        _wait(pid)
+        _cgroups().remove(cgroup)
     os._exit(0)
 
 
-def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int, int]) -> bool:
+def _wait(pid: int) -> int | None:
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def _handle_request(sock: socket.socket, children: dict[int, str | None], own_fds: tuple[int, int]) -> bool:
     """Fork one worker for a spawn request; False when the grader has gone away."""
     try:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
@@ -92,6 +104,8 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
     sys.stdout.flush()
     sys.stderr.flush()
     isolate = config.get("isolate") and confine.available()
+    config["cgroup"] = _cgroups().create(f"grader-{os.getpid()}-{next(_spawned)}",
+                                         int(config.get("memory_bytes") or 0)) if config.get("memory_bytes") else None
     try:
         if isolate:
             _pid_namespaces().before_fork()  # the worker will be PID 1 of a namespace of its own
@@ -99,6 +113,7 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
     except OSError as e:
         for fd in fds:
             os.close(fd)
+        _cgroups().remove(config["cgroup"])
         sock.send(json.dumps({"spawn_failed": str(e)}).encode())
         return True
     if pid == 0:
@@ -107,9 +122,14 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
         _pid_namespaces().after_fork()
     for fd in fds:
         os.close(fd)
-    children.add(pid)
+    children[pid] = config["cgroup"]
     sock.send(json.dumps({"spawned": pid}).encode())
     return True
+
+
+@functools.cache
+def _cgroups() -> memcap.Cgroups:
+    return memcap.Cgroups()
 
 
 @functools.cache
@@ -133,7 +153,7 @@ def _child(config: dict, fds: list[int], closing: list[int]) -> None:
         os._exit(70)
 
 
-def _reap(sock: socket.socket, children: set[int]) -> None:
+def _reap(sock: socket.socket, children: dict[int, str | None]) -> None:
     """Report every exited worker; its group is killed before the reap, while its pid is still taken."""
     while children:
         try:
@@ -143,10 +163,10 @@ def _reap(sock: socket.socket, children: set[int]) -> None:
         if info is None:
             return
         _kill_group(info.si_pid)  # whatever it forked dies with it
-        _, status = os.waitpid(info.si_pid, 0)
-        children.discard(info.si_pid)
+        status = _wait(info.si_pid)
+        oom = _cgroups().remove(children.pop(info.si_pid, None))
         try:
-            sock.send(json.dumps({"exited": info.si_pid, "status": status}).encode())
+            sock.send(json.dumps({"exited": info.si_pid, "status": status, "oom": oom}).encode())
         except OSError:
             return
 

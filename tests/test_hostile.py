@@ -14,13 +14,15 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from grader import confine
+from grader import confine, memcap
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import Settings
@@ -28,6 +30,7 @@ from tests.conftest import REPO, run_grade
 
 HOSTILE = Path(__file__).parent / "hostile"
 ISOLATED = confine.available()
+MEMORY_CGROUPS = ISOLATED and memcap.Cgroups().available
 needs_isolation = pytest.mark.skipif(not ISOLATED, reason="only safe with isolated workers (run as root)")
 _marks = itertools.count()
 
@@ -39,6 +42,8 @@ class Attack:
     isolated_only: bool = False
     memory_mb: int | None = None
     timeout: float = 1.0        # seconds per call
+    memcg: bool = False         # needs a memory cgroup per worker (root, and a writable memory controller)
+    git: bool = False           # the project is a git repository (with the reference committed)
 
 
 ATTACKS = {
@@ -62,6 +67,7 @@ ATTACKS = {
     "loops_forever": Attack("did not finish within the 1 s time limit"),
     "sleeps": Attack("did not finish within the 1 s time limit"),
     "allocates_too_much": Attack("can't allocate memory", memory_mb=1024),
+    "maps_shared_memory": Attack("more memory than its cap", memory_mb=1024, memcg=True, timeout=20),
     "floods_output": Attack("scaled values"),
     "creates_a_huge_file": Attack("File too large"),
     "recurses_deeply": Attack("killed by SIGSEGV"),
@@ -69,6 +75,9 @@ ATTACKS = {
     "fork_bomb": Attack("did not finish within the 1 s time limit", isolated_only=True),
     # peeking and network
     "reads_the_references": Attack("scaled values", isolated_only=True),
+    "reads_git_objects": Attack("scaled values", isolated_only=True, git=True, timeout=10),
+    "reads_the_environment": Attack("scaled values", timeout=10),
+    "keeps_a_kernel_key": Attack("scaled values", isolated_only=True),
     "uses_the_network": Attack("scaled values", isolated_only=True),
     "serves_on_its_own_loopback": Attack("Network is unreachable", isolated_only=True),
 }
@@ -121,6 +130,30 @@ def assert_clean(mark: str, *folders: Path) -> None:
     """No process and no file left behind by the attack."""
     assert not processes_mentioning(mark), f"processes left behind: {processes_mentioning(mark)}"
     assert not files_mentioning(mark, *folders), f"files written outside the sandbox: {files_mentioning(mark, *folders)}"
+
+
+def commit_everything(project: Path) -> None:
+    """Make `project` a git repository holding its references (as the real project is)."""
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "all"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+
+
+def keys_of_nobody() -> int:
+    """How many kernel keys user nobody owns now (from /proc/key-users; 0 where unreadable)."""
+    try:
+        lines = Path("/proc/key-users").read_text().splitlines()
+    except OSError:
+        return 0
+    return sum(int(line.split()[1]) for line in lines if line.split(":")[0].strip() == str(confine.NOBODY))
+
+
+def keys_left(before: int, wait: float = 3.0) -> int:
+    """Keys user nobody owns beyond `before`, once the kernel's key collector has run."""
+    deadline = time.monotonic() + wait
+    while keys_of_nobody() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return max(keys_of_nobody() - before, 0)
 
 
 @pytest.fixture
@@ -177,9 +210,14 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
     attack = ATTACKS[name]
     if attack.isolated_only and not ISOLATED:
         pytest.skip("only safe with isolated workers (run as root)")
+    if attack.memcg and not MEMORY_CGROUPS:
+        pytest.skip("this machine offers no writable memory cgroup controller")
+    if attack.git:
+        commit_everything(tiny_project)
     mark = new_mark()
+    keys_before = keys_of_nobody()
     path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions",
-                       REPORT=tiny_project / "out" / "r.json", MARK=mark, PORT=listener.getsockname()[1])
+                       REPORT=tiny_project / "out" / "r.json", MARK=mark, PORT=listener.getsockname()[1], REPO=REPO)
     context.settings = Settings(timeout=attack.timeout, memory_mb=attack.memory_mb, screen=False)
     originals = (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
                  os.environ.get("PATH"), os.environ.get("HOME"))
@@ -196,6 +234,7 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
     assert connections(listener) == 0, "the candidate reached the grader's network"
     assert not Path("/tmp/pwned-by-pickle").exists()
     assert_clean(mark, tiny_project)
+    assert keys_left(keys_before) == 0, "kernel keys were left behind"
 
 
 def test_flooded_output_is_truncated_with_a_note(context, tiny_project):
