@@ -54,6 +54,7 @@ ATTACKS = {
     "returns_a_fake_tensor": Attack("expected a tensor"),
     "returns_an_aliased_tensor": Attack("scaled values"),
     "returns_a_pickle_payload": Attack("malformed data"),
+    "sends_malformed_frames": Attack("malformed data"),
     "mutates_its_input": Attack("scaled values"),
     # escaping
     "exits_the_process": Attack("exited with status 0"),
@@ -237,6 +238,16 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
     assert keys_left(keys_before) == 0, "kernel keys were left behind"
 
 
+def test_every_malformed_frame_is_the_candidates_fault(context, tiny_project):
+    """Each forged frame (huge header, impossible shape, one span shared by a thousand tensors)
+    fails its test as the candidate's malformed data, never as a grader error."""
+    result = grade_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context,
+                            HOSTILE / "sends_malformed_frames.py")
+    failed = {t.name: t for t in result.tests if t.name != "test_shape"}
+    assert all(t.origin == "candidate" and "malformed data" in t.message for t in failed.values()), \
+        [(t.name, t.origin, t.message) for t in failed.values()]
+
+
 def test_flooded_output_is_truncated_with_a_note(context, tiny_project):
     ex = load_exercise(tiny_project / "exercises" / "90_scale")
     result = grade_exercise(ex, context, HOSTILE / "floods_output.py")
@@ -303,7 +314,9 @@ def test_private_solutions_folder_is_invisible_to_the_worker(tiny_project, tmp_p
 
 def test_limits_and_isolation_are_in_the_json(tiny_project, tmp_path):
     out = tmp_path / "r.json"
-    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", tiny_project / "solutions" / "90_scale.py",
+    good = tmp_path / "good.py"
+    good.write_text((tiny_project / "solutions" / "90_scale.py").read_text())
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", good,
                   "--json", out, "--timeout", "3", "--memory", "1500")
     assert p.returncode == 0, p.stdout + p.stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
@@ -326,3 +339,39 @@ def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
     context.settings = Settings(select="test_matches_reference or test_matches_torch")
     result = grade_exercise(load_exercise(REPO / "exercises" / "17_self_attention"), context, cheat)
     assert result.status == "fail" and result.tests and all(t.status == "fail" for t in result.tests)
+
+
+@pytest.mark.slow
+def test_a_secret_in_the_graders_environment_appears_in_no_output(subreaper, tiny_project, tmp_path, monkeypatch):
+    """A canary variable in the grader's environment: the candidate looks everywhere (os.environ,
+    /proc/self/environ, its process image, its memory) and prints what it finds; the secret is in
+    no output: JSON, HTML, console."""
+    secret = f"secret-{os.getpid()}-{next(_marks)}"
+    monkeypatch.setenv(f"GRADER_CANARY_{os.getpid()}", secret)
+    out, report = tmp_path / "r.json", tmp_path / "r.html"
+    path = instantiate("reads_the_environment", tmp_path / "candidate")
+    before = live_children()
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", path, "--json", out, "--report", report,
+                  "--timeout", "10", "--no-screen", "-v")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "secrets found: set()" in out.read_text(encoding="utf-8")
+    for text in (out.read_text(encoding="utf-8"), report.read_text(encoding="utf-8"), p.stdout, p.stderr):
+        assert secret not in text and "GRADER_CANARY" not in text
+    assert live_children() <= before
+
+
+def test_a_submission_that_is_a_link_or_a_reference_or_a_test_is_refused(context, tiny_project, tmp_path):
+    """Operators' mistakes (or tricks) refused before grading, with exit 2: a symbolic link (even
+    to a good file), the reference itself, a hard link to it, an exercise's own test file."""
+    ex = load_exercise(tiny_project / "exercises" / "90_scale")
+    reference = tiny_project / "solutions" / "90_scale.py"
+    (tmp_path / "link.py").symlink_to(reference)
+    os.link(reference, tmp_path / "hard.py")
+    expected = {tmp_path / "link.py": "symbolic link", reference: "reference solutions",
+                tmp_path / "hard.py": "reference solution under another name",
+                ex.path / "test_scale.py": "exercise's own files"}
+    for path, words in expected.items():
+        result = grade_exercise(ex, context, path)
+        assert result.status == "error" and words in result.error and not result.tests, (path, result.error)
+    p = run_grade(ex.path, "--submission", tmp_path / "link.py")
+    assert p.returncode == 2 and "symbolic link" in p.stdout + p.stderr, p.stdout + p.stderr
