@@ -19,9 +19,14 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use. timeout: seconds per call; the others: sizes in MiB/bytes."""
+    """What one worker may use (the one place for the defaults of every limit). timeout: seconds
+    per call; test_budget, submission_budget: seconds all calls of one test, of all the tests of one
+    submission may take together (so that a candidate staying just under the per-call limit still
+    ends); the others: sizes in MiB/bytes."""
 
     timeout: float = 10.0
+    test_budget: float = 180.0
+    submission_budget: float = 1800.0
     memory_mb: int = 4096
     output_bytes: int = 64 * 1024
     file_mb: int = 64

@@ -11,13 +11,11 @@ from types import ModuleType
 
 import torch
 
-from grader import confine
+from grader import clock, confine
 from grader.discovery import Exercise
 from grader.proxy import Candidate
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MEMORY_MB = 4096
 MAX_SOURCE_BYTES = 4 << 20  # a submission is source code: more than this is not read
 
 
@@ -50,10 +48,12 @@ class RunContext:
         self.pool: WorkerPool | None = None
         self._references: dict[Path, ModuleType] = {}
         self._pinned: dict[str, Path] = {}
+        self._started: dict[str, float] = {}  # exercise id -> when grading its submission began
 
     def pin_submission(self, exercise: Exercise, path: Path) -> None:
         """Grade `path` for this exercise from now on, whatever the settings say."""
         self._pinned[exercise.id] = Path(path).absolute()  # not resolved: a link is refused, not followed
+        self._started[exercise.id] = clock.monotonic()  # its submission budget runs from now
 
     # -- resolution ----------------------------------------------------------------------
     @property
@@ -64,10 +64,12 @@ class RunContext:
         return torch.device(want)
 
     def limits_for(self, exercise: Exercise) -> Limits:
-        s = self.settings
+        s, default = self.settings, Limits()
         return Limits(
-            timeout=float(s.timeout or exercise.timeout or DEFAULT_TIMEOUT),
-            memory_mb=int(s.memory_mb or exercise.memory_mb or DEFAULT_MEMORY_MB),
+            timeout=float(s.timeout or exercise.timeout or default.timeout),
+            memory_mb=int(s.memory_mb or exercise.memory_mb or default.memory_mb),
+            test_budget=float(exercise.test_budget or default.test_budget),
+            submission_budget=float(exercise.submission_budget or default.submission_budget),
         )
 
     @property
@@ -133,7 +135,8 @@ class RunContext:
             preload=list(exercise.preload),
             support=str(exercise.support) if exercise.support.is_file() else "",
         )
-        return Candidate(self.worker_pool(), config, limits)
+        started = self._started.get(exercise.id, clock.monotonic())
+        return Candidate(self.worker_pool(), config, limits, submission_deadline=started + limits.submission_budget)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -44,6 +44,7 @@ class Attack:
     timeout: float = 1.0        # seconds per call
     memcg: bool = False         # needs a memory cgroup per worker (root, and a writable memory controller)
     git: bool = False           # the project is a git repository (with the reference committed)
+    grading: str = ""           # more lines for the exercise's [grading] table
 
 
 ATTACKS = {
@@ -67,6 +68,8 @@ ATTACKS = {
     # exhausting
     "loops_forever": Attack("did not finish within the 1 s time limit"),
     "sleeps": Attack("did not finish within the 1 s time limit"),
+    "sleeps_just_under_the_limit": Attack("ran past the test's time budget of 2 s", test="test_shape",
+                                          grading="test_budget = 2\nsubmission_budget = 4"),
     "allocates_too_much": Attack("can't allocate memory", memory_mb=1024),
     "maps_shared_memory": Attack("more memory than its cap", memory_mb=1024, memcg=True, timeout=20),
     "floods_output": Attack("scaled values"),
@@ -215,6 +218,8 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
         pytest.skip("this machine offers no writable memory cgroup controller")
     if attack.git:
         commit_everything(tiny_project)
+    toml = tiny_project / "exercises" / "90_scale" / "exercise.toml"
+    toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\n" + attack.grading))
     mark = new_mark()
     keys_before = keys_of_nobody()
     path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions",
@@ -246,6 +251,19 @@ def test_every_malformed_frame_is_the_candidates_fault(context, tiny_project):
     failed = {t.name: t for t in result.tests if t.name != "test_shape"}
     assert all(t.origin == "candidate" and "malformed data" in t.message for t in failed.values()), \
         [(t.name, t.origin, t.message) for t in failed.values()]
+
+
+def test_time_budgets_end_a_slow_submission_in_bounded_time(context, tiny_project):
+    """Every call stays under the per-call limit; the test's budget ends the first test, the
+    submission's budget the run: the tests after it fail at once, saying why."""
+    toml = tiny_project / "exercises" / "90_scale" / "exercise.toml"
+    toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\ntest_budget = 2\nsubmission_budget = 4"))
+    context.settings = Settings(timeout=1.0, screen=False)
+    result = grade_exercise(load_exercise(toml.parent), context, HOSTILE / "sleeps_just_under_the_limit.py")
+    messages = {t.name: t.message for t in result.tests}
+    assert "test's time budget of 2 s" in messages["test_shape"], messages
+    assert "submission's time budget of 4 s" in messages["test_constraints"], messages
+    assert result.duration < 4 + 2 + 3, result.duration  # the budget, one call in flight, worker starts
 
 
 def test_flooded_output_is_truncated_with_a_note(context, tiny_project):
