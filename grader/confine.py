@@ -179,6 +179,15 @@ _SYSCALLS = {"x86_64": {"pivot_root": 155, "keyctl": 250, "capset": 126},
              "aarch64": {"pivot_root": 41, "keyctl": 219, "capset": 91}}
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int) -> None:
+    """Have the kernel send `signum` to this process when its parent dies (cleared by any change
+    of credentials: call it after the last one)."""
+    _libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+
 def _syscall(name: str, *args) -> int:
     return _libc.syscall(_SYSCALLS[os.uname().machine][name], *args)
 

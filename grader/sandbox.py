@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from dataclasses import asdict, dataclass, field
 
 from grader import clock
@@ -160,12 +161,17 @@ class WorkerPool:
         self._exits: dict[int, int] = {}
         self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
+        self._closed = False
         self._count = 0
+        _pools.add(self)
+        _end_on_signals()
 
     def start(self) -> None:
         """Start the fork server in the background (it preloads torch); idempotent."""
         if self._proc is not None and self._alive:
             return
+        if self._closed:
+            raise SandboxError("the grader is stopping: no more workers")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()), *self.preload],
@@ -252,6 +258,7 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop the fork server (which kills any worker still alive) and remove the run's files."""
+        self._closed = True
         if self._sock is not None:
             try:  # shutdown, not just close: it sends EOF even while the listener is in recv()
                 self._sock.shutdown(socket.SHUT_RDWR)
@@ -265,3 +272,31 @@ class WorkerPool:
                 self._proc.kill()
                 self._proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+
+
+def _end_on_signals() -> None:
+    """On SIGTERM or SIGINT the grader first closes its pools (every worker ends, every run
+    folder is removed), then goes on as it would have: SIGINT raises KeyboardInterrupt, SIGTERM
+    ends the process. Installed once, from the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if previous is not signal.SIG_IGN and not getattr(previous, "closes_pools", False):
+            signal.signal(signum, _closing_pools_then(previous))
+
+
+def _closing_pools_then(previous):
+    def handler(signum, frame):
+        for pool in list(_pools):
+            pool.close()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    handler.closes_pools = True
+    return handler

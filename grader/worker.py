@@ -12,6 +12,7 @@ import linecache
 import os
 import random
 import resource
+import signal
 import socket
 import sys
 import traceback
@@ -48,6 +49,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     except (confine.ConfinementError, OSError) as e:
         print(f"grader sandbox: could not confine the worker: {e}", file=sys.stderr, flush=True)
         os._exit(71)
+    confine.die_with_parent(signal.SIGKILL)  # the fork server's death is ours, and our namespace's
     _scrub_environment(config, workdir)
     if config.get("forbidden"):
         from grader import tripwires

@@ -6,38 +6,55 @@ imports candidate code itself; each forked child confines itself and then serves
   request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
   reply    {"spawned": pid} | {"spawn_failed": message}
   event    {"exited": pid, "status": waitpid status, "oom": killed for going over its memory cgroup's cap}
-EOF on the socket means the grader is gone: every live worker group is killed.
+EOF on the socket, SIGTERM, or the grader's death (PDEATHSIG, as SIGTERM) means the grader is gone:
+every live worker group is killed, their memory cgroups and the run's folder are removed. Each
+worker in turn dies with the fork server (its own PDEATHSIG).
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib
 import itertools
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
 
 from grader import confine, memcap
 
-PR_SET_PDEATHSIG = 1
 _spawned = itertools.count()
 
 
 def main(argv: list[str]) -> None:
     """Entry point: `python -m grader.zygote FD [MODULE ...]` (FD: the socket, MODULEs to preload)."""
     sock = socket.socket(fileno=int(argv[0]))
-    _die_with_parent()
-    for name in argv[1:]:
-        importlib.import_module(name)
-    import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
-    import grader.worker  # noqa: F401
-    _warm_up()
-    sock.send(json.dumps({"ready": os.getpid()}).encode())
-    _serve(sock)
+    signal.signal(signal.SIGTERM, _stop)
+    confine.die_with_parent(signal.SIGTERM)
+    children: dict[int, str | None] = {}  # pid -> its memory cgroup
+    try:
+        for name in argv[1:]:
+            importlib.import_module(name)
+        import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
+        import grader.worker  # noqa: F401
+        _warm_up()
+        if not _stopping:
+            sock.send(json.dumps({"ready": os.getpid()}).encode())
+            _serve(sock, children)
+    except OSError:
+        pass  # the grader is gone
+    finally:
+        _end_all(children, run_folder=os.getcwd())
+        os._exit(0)
+
+
+_stopping: list[int] = []  # the signals asking us to stop (the wakeup fd ends the wait at once)
+
+
+def _stop(signum, _frame) -> None:
+    _stopping.append(signum)
 
 
 def _warm_up() -> None:
@@ -52,32 +69,29 @@ def _warm_up() -> None:
     torch.optim.Adam(model.parameters()).step()
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the EOF on the socket still ends us
-
-
-def _serve(sock: socket.socket) -> None:
+def _serve(sock: socket.socket, children: dict[int, str | None]) -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    children: dict[int, str | None] = {}  # pid -> its memory cgroup
-    while True:
+    while not _stopping:
         readable, _, _ = select.select([sock, wake_r], [], [])
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock, children)
-        if sock in readable and not _handle_request(sock, children, (wake_r, wake_w)):
+        if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w)):
             break
+
+
+def _end_all(children: dict[int, str | None], run_folder: str) -> None:
+    """Kill every worker group, wait for each, remove their cgroups and the run's folder."""
     for pid in children:
         _kill_group(pid)
     for pid, cgroup in children.items():
         _wait(pid)
         _cgroups().remove(cgroup)
-    os._exit(0)
+    if os.path.basename(run_folder).startswith("grader-run-"):
+        shutil.rmtree(run_folder, ignore_errors=True)
 
 
 def _wait(pid: int) -> int | None:

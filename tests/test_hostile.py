@@ -9,9 +9,11 @@ every process, fork bombs, thread floods) run only where workers are isolated (a
 from __future__ import annotations
 
 import ctypes
+import glob
 import itertools
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -26,7 +28,7 @@ from grader import confine, memcap
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import Settings
-from tests.conftest import REPO, run_grade
+from tests.conftest import GRADE, REPO, run_grade
 
 HOSTILE = Path(__file__).parent / "hostile"
 ISOLATED = confine.available()
@@ -393,3 +395,42 @@ def test_a_submission_that_is_a_link_or_a_reference_or_a_test_is_refused(context
         assert result.status == "error" and words in result.error and not result.tests, (path, result.error)
     p = run_grade(ex.path, "--submission", tmp_path / "link.py")
     assert p.returncode == 2 and "symbolic link" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_stopping_the_grader_ends_every_worker_and_removes_its_folders(subreaper, tiny_project, tmp_path, signum):
+    """`grade` on a candidate that hangs, stopped by SIGTERM (as `timeout` does), SIGINT (Ctrl-C)
+    or SIGKILL (the grader's death): no worker, fork server, run folder or memory cgroup is left."""
+    path = instantiate("loops_forever", tmp_path / "candidate")
+    scratch = tmp_path / "tmp"  # the grader's temporary folder: its run folder goes there
+    scratch.mkdir()
+    cgroups_before, before = worker_cgroups(), live_children()
+    p = subprocess.Popen([*GRADE, tiny_project / "exercises" / "90_scale", "--submission", path, "--timeout", "60"],
+                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    while not any(children_of(zygote) for zygote in children_of(p.pid)):
+        assert time.monotonic() < deadline and p.poll() is None, "no worker started"
+        time.sleep(0.2)
+    time.sleep(0.5)  # the worker is now in the candidate's loop
+    p.send_signal(signum)
+    p.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (live_children() - before or any(scratch.iterdir())):
+        time.sleep(0.2)
+    assert not live_children() - before, "processes left behind"
+    assert not any(scratch.iterdir()), "run folders left behind"
+    assert worker_cgroups() <= cgroups_before, "memory cgroups left behind"
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def worker_cgroups() -> set[str]:
+    base = memcap.Cgroups().base
+    return set(glob.glob(os.path.join(base, "grader-*"))) if base else set()
