@@ -198,7 +198,7 @@ def _settings_record(ctx: RunContext, command: str) -> dict:
         "seed": s.seed, "device": str(ctx.device), "timeout": s.timeout, "memory_mb": s.memory_mb,
         "submission": str(s.submission) if s.submission else None,
         "solutions": str(s.solutions) if s.solutions else None, "select": s.select, "command": command,
-        "isolation": "namespaces, read-only file system, user nobody" if ctx.isolated else "none (not root)",
+        "isolation": ctx.isolation_label(),
     }
 
 

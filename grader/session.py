@@ -11,7 +11,7 @@ from types import ModuleType
 
 import torch
 
-from grader import clock, confine
+from grader import clock, confine, memcap
 from grader.discovery import Exercise
 from grader.proxy import Candidate
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
@@ -79,6 +79,14 @@ class RunContext:
         if want and not confine.available():
             raise ReferenceProblem("--isolation needs Linux and root (run the grader in a container as root)")
         return confine.available() if want is None else want
+
+    def isolation_label(self) -> str:
+        """Exactly which isolation holds for this run's workers (written to the JSON)."""
+        memory = "memory cgroup" if memcap.Cgroups().available else "memory: RLIMIT_DATA only (no memory cgroup)"
+        if self.isolated:
+            return f"namespaces (pid, mount, ipc, net, user), allowlisted read-only file system, user nobody, {memory}"
+        why = "--no-isolation" if self.settings.isolation is False else "not root"
+        return f"none ({why}), {memory}"
 
     def hidden_paths(self, exercise: Exercise) -> list[str]:
         """What a worker must not read: every reference, every exercise's tests, the harness tests."""

@@ -342,8 +342,12 @@ def test_limits_and_isolation_are_in_the_json(tiny_project, tmp_path):
     doc = json.loads(out.read_text(encoding="utf-8"))
     limits = doc["exercises"][0]["limits"]
     assert limits["timeout"] == 3 and limits["memory_mb"] == 1500 and limits["output_bytes"] > 0
-    assert doc["settings"]["isolation"] == ("namespaces, read-only file system, user nobody" if ISOLATED
-                                            else "none (not root)")
+    label = doc["settings"]["isolation"]
+    assert label.startswith("namespaces (pid, mount, ipc, net, user), allowlisted" if ISOLATED else "none (not root)")
+    assert label.endswith("memory cgroup" if MEMORY_CGROUPS else "RLIMIT_DATA only (no memory cgroup)")
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", good, "--json", out, "--no-isolation")
+    assert json.loads(out.read_text(encoding="utf-8"))["settings"]["isolation"].startswith(
+        "none (--no-isolation)"), p.stdout + p.stderr
 
 
 def test_patching_comparisons_does_not_pass_self_attention(context, tmp_path):
