@@ -1,8 +1,11 @@
-"""Kernel-level confinement of a worker (Linux, as root): PID, mount, IPC and network namespaces,
-a read-only file system with hidden paths and scratch tmpfs, and an unprivileged user.
+"""Kernel-level confinement of a worker (Linux): PID, mount, IPC, network and user namespaces,
+an allowlisted read-only file system with scratch tmpfs, and an unprivileged user.
 
-Runs inside the freshly forked worker, before any candidate code. Without root none of this is
-possible; `available()` says so and the worker keeps only its rlimits and path scrubbing.
+Runs inside the freshly forked worker, before any candidate code. As root, all of it. Without
+root, where the kernel allows unprivileged user namespaces, the fork server first enters a user
+namespace of its own (`enter_user_namespace`), in which it is root: the same namespaces and file
+system hold, but the worker stays the grader's user (without capabilities), not user nobody.
+Otherwise `available()` is False and the worker keeps only its rlimits and path scrubbing.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import ctypes
 import fcntl
 import os
 import resource
+import signal
 import socket
 import struct
 import sys
@@ -33,8 +37,59 @@ class ConfinementError(OSError):
 
 
 def available() -> bool:
-    """True when this process can confine workers (Linux, effective uid 0)."""
+    """True when this process can confine workers (Linux, effective uid 0, maybe in a user namespace)."""
     return sys.platform.startswith("linux") and os.geteuid() == 0
+
+
+def user_namespaces_available() -> bool:
+    """True when this (unprivileged) process may create a user namespace and mount in it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    pid = os.fork()
+    if pid == 0:
+        ok = _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 and _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
+        os._exit(0 if ok else 1)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+def in_user_namespace() -> bool:
+    """True when this process runs in a user namespace that maps only its own user (see module doc)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def enter_user_namespace() -> None:
+    """Become root of a new user namespace (mapped to our own user) and PID 1 of a new PID
+    namespace, so that `PidNamespaces` and `isolate` work without root. Forks: the calling
+    process stays behind only to wait for the new one and exit with its status."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID), "unshare(NEWUSER|NEWPID)")
+    for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(line)
+    pid = os.fork()
+    if pid != 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        status = os.waitpid(pid, 0)[1]
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    die_with_parent(signal.SIGTERM)
+
+
+def host_pid(pid: int) -> int:
+    """The pid by which processes outside our PID namespace (the grader) know our child `pid`."""
+    if not in_user_namespace():
+        return pid
+    me = os.readlink("/proc/self")  # the host's /proc: our pid as the grader sees it
+    with open(f"/proc/{me}/task/{me}/children") as f:
+        for child in f.read().split():
+            with open(f"/proc/{child}/status") as status:
+                ids = next((line.split()[1:] for line in status if line.startswith("NSpid:")), [])
+            if len(ids) > 1 and int(ids[1]) == pid:
+                return int(child)
+    raise ConfinementError(3, f"cannot find child {pid} in /proc")
 
 
 def _check(result: int, what: str) -> None:
@@ -100,7 +155,8 @@ def isolate(allowed: list[str], hidden: list[str], scratch_bytes: int, loopback:
         _hide(path)
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.mkdir(WORKDIR, 0o700)
-    os.chown(WORKDIR, NOBODY, NOBODY)
+    if not in_user_namespace():
+        os.chown(WORKDIR, NOBODY, NOBODY)
     if loopback:
         _loopback_up()
     return WORKDIR
@@ -198,6 +254,9 @@ def drop_privileges(uid: int = NOBODY, gid: int = NOBODY, max_tasks: int = MAX_T
     user, user-session, persistent or session keyring) are seen by no other worker and are
     gone with it."""
     resource.setrlimit(resource.RLIMIT_NPROC, (max_tasks, max_tasks))
+    if in_user_namespace():  # only our own user exists here: stay it, without capabilities
+        own_keys()
+        return
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)

@@ -59,7 +59,7 @@ class WorkerConfig:
 
 # What the fork server's environment holds (it starts from an empty one): nothing of the grader's
 # other variables (tokens, keys) exists in any worker's process image.
-PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "LD_LIBRARY_PATH")
+PASSED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "LD_LIBRARY_PATH")
 
 
 def worker_environment() -> dict[str, str]:
@@ -150,8 +150,10 @@ def describe_status(status: int | None) -> str:
 class WorkerPool:
     """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
 
-    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",)):
+    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",),
+                 user_namespace: bool = False):
         self.output_bytes, self.preload = output_bytes, preload
+        self.user_namespace = user_namespace  # confine workers without root (see grader.confine)
         self.tmp = tempfile.mkdtemp(prefix="grader-run-")
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -174,7 +176,8 @@ class WorkerPool:
             raise SandboxError("the grader is stopping: no more workers")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()), *self.preload],
+            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()),
+             *(["--user-namespace"] if self.user_namespace else []), *self.preload],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             cwd=self.tmp, start_new_session=True, env=worker_environment(),
         )

@@ -1,6 +1,7 @@
 """A grading run's settings and shared resources: the worker pool and the loaded references."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import stat
@@ -74,18 +75,28 @@ class RunContext:
 
     @property
     def isolated(self) -> bool:
-        """Whether workers get namespaces, a read-only file system and an unprivileged user."""
+        """Whether workers get namespaces, an allowlisted read-only file system and an unprivileged
+        user (as root), or the same namespaces and file system as the grader's user (unprivileged
+        user namespaces, where the kernel allows them)."""
         want = self.settings.isolation
-        if want and not confine.available():
-            raise ReferenceProblem("--isolation needs Linux and root (run the grader in a container as root)")
-        return confine.available() if want is None else want
+        possible = confine.available() or self._user_namespaces
+        if want and not possible:
+            raise ReferenceProblem("--isolation needs Linux and root, or unprivileged user namespaces")
+        return possible if want is None else want
+
+    @functools.cached_property
+    def _user_namespaces(self) -> bool:
+        return not confine.available() and confine.user_namespaces_available()
 
     def isolation_label(self) -> str:
         """Exactly which isolation holds for this run's workers (written to the JSON)."""
         memory = "memory cgroup" if memcap.Cgroups().available else "memory: RLIMIT_DATA only (no memory cgroup)"
+        if self.isolated and self._user_namespaces:
+            return ("unprivileged user namespaces (pid, mount, ipc, net, user), allowlisted read-only file "
+                    f"system, the grader's own user without capabilities, {memory}")
         if self.isolated:
             return f"namespaces (pid, mount, ipc, net, user), allowlisted read-only file system, user nobody, {memory}"
-        why = "--no-isolation" if self.settings.isolation is False else "not root"
+        why = "--no-isolation" if self.settings.isolation is False else "not root, no unprivileged user namespaces"
         return f"none ({why}), {memory}"
 
     def hidden_paths(self, exercise: Exercise) -> list[str]:
@@ -127,7 +138,8 @@ class RunContext:
 
     def worker_pool(self) -> WorkerPool:
         if self.pool is None:
-            self.pool = WorkerPool(output_bytes=Limits().output_bytes)
+            self.pool = WorkerPool(output_bytes=Limits().output_bytes,
+                                   user_namespace=self.isolated and self._user_namespaces)
             self.pool.start()
         return self.pool
 

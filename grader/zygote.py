@@ -29,11 +29,15 @@ _spawned = itertools.count()
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m grader.zygote FD [MODULE ...]` (FD: the socket, MODULEs to preload)."""
+    """Entry point: `python -m grader.zygote FD [--user-namespace] [MODULE ...]` (FD: the socket,
+    MODULEs to preload; --user-namespace: confine workers without root, see grader.confine)."""
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGTERM, _stop)
     confine.die_with_parent(signal.SIGTERM)
-    children: dict[int, str | None] = {}  # pid -> its memory cgroup
+    if argv[1:2] == ["--user-namespace"]:
+        argv = argv[1:]
+        confine.enter_user_namespace()
+    children: dict[int, tuple[int, str | None]] = {}  # pid -> the grader's pid for it, its memory cgroup
     try:
         for name in argv[1:]:
             importlib.import_module(name)
@@ -69,7 +73,7 @@ def _warm_up() -> None:
     torch.optim.Adam(model.parameters()).step()
 
 
-def _serve(sock: socket.socket, children: dict[int, str | None]) -> None:
+def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -83,11 +87,11 @@ def _serve(sock: socket.socket, children: dict[int, str | None]) -> None:
             break
 
 
-def _end_all(children: dict[int, str | None], run_folder: str) -> None:
+def _end_all(children: dict[int, tuple[int, str | None]], run_folder: str) -> None:
     """Kill every worker group, wait for each, remove their cgroups and the run's folder."""
     for pid in children:
         _kill_group(pid)
-    for pid, cgroup in children.items():
+    for pid, (_, cgroup) in children.items():
         _wait(pid)
         _cgroups().remove(cgroup)
     if os.path.basename(run_folder).startswith("grader-run-"):
@@ -101,7 +105,7 @@ def _wait(pid: int) -> int | None:
         return None
 
 
-def _handle_request(sock: socket.socket, children: dict[int, str | None], own_fds: tuple[int, int]) -> bool:
+def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | None]], own_fds: tuple[int, int]) -> bool:
     """Fork one worker for a spawn request; False when the grader has gone away."""
     try:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
@@ -136,8 +140,8 @@ def _handle_request(sock: socket.socket, children: dict[int, str | None], own_fd
         _pid_namespaces().after_fork()
     for fd in fds:
         os.close(fd)
-    children[pid] = config["cgroup"]
-    sock.send(json.dumps({"spawned": pid}).encode())
+    children[pid] = (confine.host_pid(pid), config["cgroup"])
+    sock.send(json.dumps({"spawned": children[pid][0]}).encode())
     return True
 
 
@@ -167,7 +171,7 @@ def _child(config: dict, fds: list[int], closing: list[int]) -> None:
         os._exit(70)
 
 
-def _reap(sock: socket.socket, children: dict[int, str | None]) -> None:
+def _reap(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> None:
     """Report every exited worker; its group is killed before the reap, while its pid is still taken."""
     while children:
         try:
@@ -178,9 +182,10 @@ def _reap(sock: socket.socket, children: dict[int, str | None]) -> None:
             return
         _kill_group(info.si_pid)  # whatever it forked dies with it
         status = _wait(info.si_pid)
-        oom = _cgroups().remove(children.pop(info.si_pid, None))
+        known_as, cgroup = children.pop(info.si_pid, (info.si_pid, None))
+        oom = _cgroups().remove(cgroup)
         try:
-            sock.send(json.dumps({"exited": info.si_pid, "status": status, "oom": oom}).encode())
+            sock.send(json.dumps({"exited": known_as, "status": status, "oom": oom}).encode())
         except OSError:
             return
 
