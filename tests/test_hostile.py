@@ -13,10 +13,13 @@ import glob
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -438,3 +441,49 @@ def children_of(pid: int) -> list[int]:
 def worker_cgroups() -> set[str]:
     base = memcap.Cgroups().base
     return set(glob.glob(os.path.join(base, "grader-*"))) if base else set()
+
+
+def python_for_nobody() -> list[str] | None:
+    """A command that runs this interpreter, torch and the harness as user nobody (the virtual
+    environment's own interpreter may lie in a folder nobody cannot enter), or None."""
+    if not ISOLATED or not shutil.which("setpriv"):
+        return None
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PYTHONPATH": os.pathsep.join([*site, str(REPO)]), "HOME": "/tmp", "PATH": os.environ.get("PATH", "")}
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        command = ["setpriv", "--reuid", str(confine.NOBODY), "--regid", str(confine.NOBODY), "--clear-groups", python]
+        probe = subprocess.run([*command, "-c", "import subprocess, sys, torch, grader.cli; "
+                                "subprocess.run([sys.executable, '-c', 'import torch'], check=True)"], env=env, capture_output=True)
+        if probe.returncode == 0:
+            return [*command, "-m", "grader.cli"]
+    return None
+
+
+@pytest.mark.slow
+def test_without_root_workers_are_confined_by_user_namespaces(tiny_project):
+    """Graded as user nobody (no root): where the kernel allows unprivileged user namespaces, the
+    worker still sees no reference, no project and no .git, and the JSON says which isolation held."""
+    command = python_for_nobody()
+    if command is None:
+        pytest.skip("needs root (to become nobody), setpriv and an interpreter nobody may run")
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        project = base / "project"
+        shutil.copytree(tiny_project / "exercises", project / "exercises")
+        shutil.copytree(tiny_project / "solutions", project / "solutions")
+        commit_everything(project)
+        path = instantiate("reads_git_objects", base, PROJECT=project, REPO=REPO)
+        subprocess.run(["chmod", "-R", "a+rwX", str(base)], check=True)
+        env = {"PYTHONPATH": os.pathsep.join([*[p for p in sys.path if p.endswith("site-packages")], str(REPO)]),
+               "HOME": str(base), "PATH": os.environ.get("PATH", "")}
+        p = subprocess.run([*command, project / "exercises" / "90_scale", "--submission", path, "--json",
+                            base / "r.json", "--no-screen", "--timeout", "10", "-v"],
+                           env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 1, p.stdout + p.stderr
+        doc = json.loads((base / "r.json").read_text(encoding="utf-8"))
+        if not doc["settings"]["isolation"].startswith("unprivileged user namespaces"):
+            pytest.skip(f"the kernel refuses unprivileged user namespaces: {doc['settings']['isolation']}")
+        assert "FOUND" not in p.stdout and doc["summary"]["status"] == "fail"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
