@@ -87,6 +87,7 @@ ATTACKS = {
     "reads_git_objects": Attack("scaled values", isolated_only=True, git=True, timeout=10),
     "reads_the_environment": Attack("scaled values", timeout=10),
     "keeps_a_kernel_key": Attack("scaled values", isolated_only=True),
+    "leaves_shared_memory": Attack("scaled values", isolated_only=True),
     "uses_the_network": Attack("scaled values", isolated_only=True),
     "serves_on_its_own_loopback": Attack("Network is unreachable", isolated_only=True),
 }
