@@ -48,6 +48,8 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         result.status = "error"
         result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))
+    elif code == pytest.ExitCode.INTERRUPTED:
+        result.status, result.error = "error", "grading was interrupted"
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
         result.status, result.error = "error", "no tests were collected"
     result.duration = clock.monotonic() - start

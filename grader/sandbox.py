@@ -282,8 +282,9 @@ _pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 
 def _end_on_signals() -> None:
     """On SIGTERM or SIGINT the grader first closes its pools (every worker ends, every run
-    folder is removed), then goes on as it would have: SIGINT raises KeyboardInterrupt, SIGTERM
-    ends the process. Installed once, from the main thread only."""
+    folder is removed), then dies of that signal (no half-graded report: a KeyboardInterrupt
+    inside pytest would end the run as if its tests were all there was). A handler someone else
+    installed is called instead. Installed once, from the main thread only."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -296,10 +297,10 @@ def _closing_pools_then(previous):
     def handler(signum, frame):
         for pool in list(_pools):
             pool.close()
-        if callable(previous):
+        if callable(previous) and previous is not signal.default_int_handler:
             previous(signum, frame)
             return
-        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
     handler.closes_pools = True
     return handler
