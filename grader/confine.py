@@ -21,6 +21,7 @@ import sys
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096
 PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP, IFF_RUNNING = 0x8913, 0x8914, 0x1, 0x40
 
@@ -52,13 +53,13 @@ def user_namespaces_available() -> bool:
     return os.waitpid(pid, 0)[1] == 0
 
 
+_entered: list[bool] = []  # set by enter_user_namespace; forked workers inherit it
+
+
 def in_user_namespace() -> bool:
-    """True when this process runs in a user namespace that maps only its own user (see module doc)."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
-    except OSError:
-        return False
+    """True in the fork server (and its workers) after `enter_user_namespace`: only our own
+    user exists there (root in a container's user namespace does not count: it has nobody)."""
+    return bool(_entered)
 
 
 def enter_user_namespace() -> None:
@@ -70,6 +71,7 @@ def enter_user_namespace() -> None:
     for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(line)
+    _entered.append(True)
     pid = os.fork()
     if pid != 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -189,7 +191,14 @@ def _bring(source: str, target: str, read_only: bool) -> None:
         open(target, "a").close()
     _mount(source, target, None, MS_BIND | MS_REC)
     flags = MS_RDONLY | MS_NOSUID | MS_NODEV if read_only else MS_NOSUID | MS_NOEXEC
-    _mount(None, target, None, MS_REMOUNT | MS_BIND | flags)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | flags | _locked_flags(source))
+
+
+def _locked_flags(path: str) -> int:
+    """The mount flags of `path` that a remount in a user namespace must keep (or it is refused)."""
+    f_flag = os.statvfs(path).f_flag
+    kept = f_flag & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    return kept | (MS_RELATIME if f_flag & ST_RELATIME else 0)
 
 
 def _pivot_root(new_root: str) -> None:
