@@ -64,7 +64,7 @@ def frame_size(prefix: bytes, max_bytes: int) -> int:
 PREFIX_SIZE = _PREFIX.size
 
 
-def decode(data: bytes, max_bytes: int = 1 << 30):
+def decode(data: bytes | bytearray, max_bytes: int = 1 << 30):
     """Decode one frame made by `encode`. Only builds plain containers and fresh torch.Tensors."""
     if len(data) < PREFIX_SIZE:
         raise WireError("truncated message")
