@@ -414,7 +414,9 @@ def test_stopping_the_grader_ends_every_worker_and_removes_its_folders(subreaper
     cgroups_before, before = worker_cgroups(), live_children()
     p = subprocess.Popen([*GRADE, tiny_project / "exercises" / "90_scale", "--submission", path, "--timeout", "60"],
                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={**os.environ, "TMPDIR": str(scratch)})
+                         env={**os.environ, "TMPDIR": str(scratch)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+                         # (a background job of a script starts with SIGINT ignored, and so would the grader)
     deadline = time.monotonic() + 120
     while not any(children_of(zygote) for zygote in children_of(p.pid)):
         assert time.monotonic() < deadline and p.poll() is None, "no worker started"
