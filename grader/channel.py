@@ -18,28 +18,28 @@ def send(sock: socket.socket, obj) -> None:
 def receive(sock: socket.socket, max_bytes: int, deadline: float | None = None):
     """Read and decode one frame. Raises ChannelClosed on EOF, TimeoutError past `deadline`
     (a `clock.monotonic()` time), wire.WireError on malformed or oversized frames."""
-    prefix = _read_exactly(sock, wire.PREFIX_SIZE, deadline)
-    total = wire.frame_size(prefix, max_bytes)
-    rest = _read_exactly(sock, total - wire.PREFIX_SIZE, deadline)
-    return wire.decode(prefix + rest, max_bytes)
+    prefix = bytearray(wire.PREFIX_SIZE)
+    _read_into(sock, memoryview(prefix), deadline)
+    frame = bytearray(wire.frame_size(bytes(prefix), max_bytes))  # oversized frames are refused unread
+    frame[:wire.PREFIX_SIZE] = prefix  # one buffer for the whole frame: no copies while reading
+    _read_into(sock, memoryview(frame)[wire.PREFIX_SIZE:], deadline)
+    return wire.decode(frame, max_bytes)
 
 
-def _read_exactly(sock: socket.socket, n: int, deadline: float | None) -> bytes:
-    chunks, got = [], 0
-    while got < n:
+def _read_into(sock: socket.socket, view: memoryview, deadline: float | None) -> None:
+    got = 0
+    while got < len(view):
         if deadline is not None:
             remaining = deadline - clock.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             sock.settimeout(remaining)
         try:
-            chunk = sock.recv(min(n - got, 1 << 20))
+            count = sock.recv_into(view[got:], min(len(view) - got, 1 << 20))
         except socket.timeout:
             raise TimeoutError from None
         except (ConnectionResetError, BrokenPipeError):
-            chunk = b""
-        if not chunk:
+            count = 0
+        if not count:
             raise ChannelClosed
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += count

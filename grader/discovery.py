@@ -33,6 +33,8 @@ class Exercise:
     not_applicable: dict = field(default_factory=dict)  # category -> why it cannot apply
     timeout: float | None = None            # seconds per call to the candidate
     memory_mb: int | None = None
+    test_budget: float | None = None        # seconds all of one test's calls may take together
+    submission_budget: float | None = None  # seconds all tests of the submission may take together
     preload: tuple[str, ...] = ()           # extra modules the worker imports up front
     loopback: bool = False                  # the worker needs the loopback network interface
 
@@ -93,6 +95,7 @@ def _from_meta(folder: Path, meta: dict) -> Exercise:
         allow_imports=tuple(constraints.get("allow_imports", ())),
         points=dict(grading.get("points", {})), not_applicable=not_applicable,
         timeout=grading.get("timeout"), memory_mb=grading.get("memory_mb"),
+        test_budget=grading.get("test_budget"), submission_budget=grading.get("submission_budget"),
         preload=tuple(grading.get("preload", ())), loopback=bool(grading.get("loopback", False)),
     )
 

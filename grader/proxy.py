@@ -49,9 +49,12 @@ class Candidate:
     """The submission's module, living in a fresh worker started on first use."""
 
     def __init__(self, pool: WorkerPool, config: WorkerConfig, limits: Limits,
-                 trace_log: constraints.TraceLog | None = None):
+                 trace_log: constraints.TraceLog | None = None, submission_deadline: float | None = None):
         self._pool, self._config, self._limits = pool, config, limits
         self._trace_log = trace_log if trace_log is not None else constraints.TraceLog()
+        self._budgets = [(clock.monotonic() + limits.test_budget, f"the test's time budget of {limits.test_budget:g} s"),
+                         (submission_deadline or float("inf"),
+                          f"the submission's time budget of {limits.submission_budget:g} s (every test's calls together)")]
         self._worker: Worker | None = None
         self._generation = 0
         self._poisoned: CandidateError | None = None
@@ -85,6 +88,9 @@ class Candidate:
             raise self._poisoned
         if self._worker is not None:
             return
+        for deadline, budget in self._budgets:
+            if clock.monotonic() >= deadline:
+                self._fail(CandidateError("timeout", f"{budget} is spent: your code was not run again"), poison=True)
         self._worker = self._pool.spawn(self._config_for_new_worker())
         self._generation += 1
         try:
@@ -139,14 +145,15 @@ class Candidate:
         """Send one request, wait for its reply within the time limit; failures become CandidateError."""
         __tracebackhide__ = True
         worker = self._worker
-        deadline = clock.monotonic() + self._limits.timeout * factor
+        deadline, why = min([(clock.monotonic() + self._limits.timeout * factor,
+                              f"did not finish within the {self._limits.timeout * factor:g} s time limit"),
+                             *((d, f"ran past {budget}") for d, budget in self._budgets)])
         nonce = self._trace_nonce(request)
         try:
             channel.send(worker.sock, request)
             reply = channel.receive(worker.sock, self._limits.message_mb << 20, deadline)
         except TimeoutError:
-            self._fail(CandidateError("timeout", f"{label} did not finish within the "
-                                      f"{self._limits.timeout * factor:g} s time limit (worker killed)"), poison=True)
+            self._fail(CandidateError("timeout", f"{label} {why} (worker killed)"), poison=True)
         except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
             how = worker.exit_description()
             self._fail(CandidateError("crash", f"the worker process {how} during {label}"), poison=False)

@@ -23,9 +23,11 @@ NOT_SUBMITTED = "not submitted"
 
 
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
-                   stop_at_first_failure: bool = False, progress=None) -> ExerciseResult:
+                   stop_at_first_failure: bool = False, progress=None, own_files: bool = False) -> ExerciseResult:
     """Run every test of `exercise` against `submission` (default: what the settings say).
-    `progress` (see grader.console.Progress) hears of each test as it starts."""
+    `progress` (see grader.console.Progress) hears of each test as it starts. A submission that
+    is a link, a reference or an exercise's test is refused (status error), unless `own_files`
+    (`grade validate` grades the references themselves)."""
     found = Path(submission) if submission else ctx.find_submission(exercise)
     limits = ctx.limits_for(exercise)
     result = ExerciseResult(id=exercise.id, title=exercise.title, title_zh=exercise.title_zh,
@@ -34,6 +36,9 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     start = clock.monotonic()
     try:
         ctx.reference_for(exercise)
+        problem = None if own_files or found is None else ctx.submission_problem(exercise, found)
+        if problem:
+            raise ReferenceProblem(problem)
     except ReferenceProblem as e:
         result.status, result.error = "error", str(e)
         return text.clean_all(result)
@@ -49,6 +54,8 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         result.status = "error"
         result.error = "the exercise's tests could not run: " + ("\n".join(collector.collection_errors) or str(code))
+    elif code == pytest.ExitCode.INTERRUPTED and collector.stop_reason is None:  # not our own stop: Ctrl-C
+        result.status, result.error = "error", "grading was interrupted"
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not ctx.settings.select:  # with -k: none selected here
         result.status, result.error = "error", "no tests were collected"
     else:
@@ -267,7 +274,7 @@ def _settings_record(ctx: RunContext, command: str) -> dict:
         "seed": s.seed, "device": str(ctx.device), "timeout": s.timeout, "memory_mb": s.memory_mb,
         "submission": str(s.submission) if s.submission else None,
         "solutions": str(s.solutions) if s.solutions else None, "select": s.select, "command": command,
-        "isolation": "namespaces, read-only file system, user nobody" if ctx.isolated else "none (not root)",
+        "isolation": ctx.isolation_label(),
     })
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from dataclasses import asdict, dataclass, field
 
 from grader import clock
@@ -19,9 +20,14 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use. timeout: seconds per call; the others: sizes in MiB/bytes."""
+    """What one worker may use (the one place for the defaults of every limit). timeout: seconds
+    per call; test_budget, submission_budget: seconds all calls of one test, of all the tests of one
+    submission may take together (so that a candidate staying just under the per-call limit still
+    ends); the others: sizes in MiB/bytes."""
 
     timeout: float = 10.0
+    test_budget: float = 180.0
+    submission_budget: float = 1800.0
     memory_mb: int = 4096
     output_bytes: int = 64 * 1024
     file_mb: int = 64
@@ -35,8 +41,9 @@ class Limits:
 class WorkerConfig:
     """Everything a worker needs to set itself up (sent to the fork server as JSON)."""
 
-    submission: str
+    submission: str  # its path, for messages and tracebacks (the worker reads the grader's copy)
     workdir: str
+    source: bytes | None = None  # the submission's bytes, read once by the grader (None: unreadable)
     hidden_paths: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     forbidden_ops: list[str] = field(default_factory=list)  # traced requests report the operators they ran
@@ -49,6 +56,28 @@ class WorkerConfig:
     support: str = ""  # the exercise's support.py (trusted helpers run in the worker), if any
     isolate: bool = False  # namespaces, read-only file system, hidden paths, user nobody (needs root)
     loopback: bool = False  # with isolate: bring up the loopback interface of its network namespace
+
+
+# What the fork server's environment holds (it starts from an empty one): nothing of the grader's
+# other variables (tokens, keys) exists in any worker's process image.
+PASSED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "LD_LIBRARY_PATH")
+
+
+def worker_environment() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
+
+
+def _hand_over_source(config: WorkerConfig) -> dict:
+    """The config as the fork server gets it: the submission's bytes as a file in the worker's
+    own folder (written here, by the grader), not the path of the original. Bytes, not text: the
+    worker decodes them as Python would (coding declaration, BOM)."""
+    fields = asdict(config)
+    source = fields.pop("source")
+    if source is not None and config.workdir:
+        fields["source_file"] = os.path.join(config.workdir, "submission.py")
+        with open(fields["source_file"], "wb") as f:
+            f.write(source)
+    return fields
 
 
 class SandboxError(RuntimeError):
@@ -101,7 +130,10 @@ class Worker:
 
     def exit_description(self, wait: float = 2.0) -> str:
         """How the worker ended, e.g. 'killed by signal SIGSEGV' (waits for the fork server's news)."""
-        return describe_status(self.pool.exit_status(self.pid, wait))
+        status = self.pool.exit_status(self.pid, wait)
+        if self.pid in self.pool.over_memory:
+            return f"{describe_status(status)}: it used more memory than its cap (all kinds counted)"
+        return describe_status(status)
 
 
 def describe_status(status: int | None) -> str:
@@ -120,8 +152,10 @@ def describe_status(status: int | None) -> str:
 class WorkerPool:
     """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
 
-    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",)):
+    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",),
+                 user_namespace: bool = False):
         self.output_bytes, self.preload = output_bytes, preload
+        self.user_namespace = user_namespace  # confine workers without root (see grader.confine)
         self.tmp = tempfile.mkdtemp(prefix="grader-run-")
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -129,18 +163,25 @@ class WorkerPool:
         self._events = threading.Condition()
         self._replies: list[dict] = []
         self._exits: dict[int, int] = {}
+        self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
+        self._closed = False
         self._count = 0
+        _pools.add(self)
+        _end_on_signals()
 
     def start(self) -> None:
         """Start the fork server in the background (it preloads torch); idempotent."""
         if self._proc is not None and self._alive:
             return
+        if self._closed:
+            raise SandboxError("the grader is stopping: no more workers")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()), *self.preload],
+            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()),
+             *(["--user-namespace"] if self.user_namespace else []), *self.preload],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            cwd=self.tmp, start_new_session=True,
+            cwd=self.tmp, start_new_session=True, env=worker_environment(),
         )
         theirs.close()
         self._sock, self._alive, self._replies = ours, True, []
@@ -160,6 +201,8 @@ class WorkerPool:
                 event = json.loads(data)
                 if "exited" in event:
                     self._exits[event["exited"]] = event["status"]
+                    if event.get("oom"):
+                        self.over_memory.add(event["exited"])
                 else:
                     self._replies.append(event)
                 self._events.notify_all()
@@ -182,7 +225,7 @@ class WorkerPool:
                 raise SandboxError("the worker fork server did not start (could not import torch?)")
             ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             out_r, out_w = os.pipe()
-            message = {"spawn": asdict(config)}
+            message = {"spawn": _hand_over_source(config)}
             try:
                 socket.send_fds(self._sock, [json.dumps(message).encode()], [ctl_theirs.fileno(), out_w])
             except OSError as e:
@@ -220,6 +263,7 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop the fork server (which kills any worker still alive) and remove the run's files."""
+        self._closed = True
         if self._sock is not None:
             try:  # shutdown, not just close: it sends EOF even while the listener is in recv()
                 self._sock.shutdown(socket.SHUT_RDWR)
@@ -237,3 +281,32 @@ class WorkerPool:
                 self._proc.kill()
                 self._proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+
+
+def _end_on_signals() -> None:
+    """On SIGTERM or SIGINT the grader first closes its pools (every worker ends, every run
+    folder is removed), then dies of that signal (no half-graded report: a KeyboardInterrupt
+    inside pytest would end the run as if its tests were all there was). A handler someone else
+    installed is called instead. Installed once, from the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if previous is not signal.SIG_IGN and not getattr(previous, "closes_pools", False):
+            signal.signal(signum, _closing_pools_then(previous))
+
+
+def _closing_pools_then(previous):
+    def handler(signum, frame):
+        for pool in list(_pools):
+            pool.close()
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(signum, frame)
+            return
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    handler.closes_pools = True
+    return handler

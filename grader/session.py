@@ -1,14 +1,17 @@
 """A grading run's settings and shared resources: the worker pool and the loaded references."""
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from grader import confine, constraints
+from grader import clock, confine, constraints, memcap
 from grader.discovery import Exercise
 from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
 
@@ -17,8 +20,7 @@ if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade -
 
     from grader.proxy import Candidate
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MEMORY_MB = 4096
+MAX_SOURCE_BYTES = 4 << 20  # a submission is source code: more than this is not read
 
 
 class ReferenceProblem(RuntimeError):
@@ -53,12 +55,14 @@ class RunContext:
         self._pinned: dict[str, Path] = {}
         self._trace_logs: dict[str, constraints.TraceLog] = {}
         self._findings: dict[tuple[str, Path], list] = {}
+        self._started: dict[str, float] = {}  # exercise id -> when grading its submission began
 
     def pin_submission(self, exercise: Exercise, path: Path) -> None:
         """Grade `path` for this exercise from now on, whatever the settings say; its run starts
-        with an empty trace log."""
-        self._pinned[exercise.id] = Path(path).resolve()
+        with an empty trace log, and its submission budget runs from now."""
+        self._pinned[exercise.id] = Path(path).absolute()  # not resolved: a link is refused, not followed
         self._trace_logs[exercise.id] = constraints.TraceLog()
+        self._started[exercise.id] = clock.monotonic()
 
     def trace_log(self, exercise: Exercise) -> constraints.TraceLog:
         """What the operation traces of this exercise's current run have shown."""
@@ -83,23 +87,47 @@ class RunContext:
         return torch.device(want)
 
     def limits_for(self, exercise: Exercise) -> Limits:
-        s = self.settings
+        s, default = self.settings, Limits()
         return Limits(
-            timeout=float(s.timeout or exercise.timeout or DEFAULT_TIMEOUT),
-            memory_mb=int(s.memory_mb or exercise.memory_mb or DEFAULT_MEMORY_MB),
+            timeout=float(s.timeout or exercise.timeout or default.timeout),
+            memory_mb=int(s.memory_mb or exercise.memory_mb or default.memory_mb),
+            test_budget=float(exercise.test_budget or default.test_budget),
+            submission_budget=float(exercise.submission_budget or default.submission_budget),
         )
 
     @property
     def isolated(self) -> bool:
-        """Whether workers get namespaces, a read-only file system and an unprivileged user."""
+        """Whether workers get namespaces, an allowlisted read-only file system and an unprivileged
+        user (as root), or the same namespaces and file system as the grader's user (unprivileged
+        user namespaces, where the kernel allows them)."""
         want = self.settings.isolation
-        if want and not confine.available():
-            raise ReferenceProblem("--isolation needs Linux and root (run the grader in a container as root)")
-        return confine.available() if want is None else want
+        possible = confine.available() or self._user_namespaces
+        if want and not possible:
+            raise ReferenceProblem("--isolation needs Linux and root, or unprivileged user namespaces")
+        return possible if want is None else want
+
+    @functools.cached_property
+    def _user_namespaces(self) -> bool:
+        return not confine.available() and confine.user_namespaces_available()
+
+    def isolation_label(self) -> str:
+        """Exactly which isolation holds for this run's workers (written to the JSON)."""
+        memory = "memory cgroup" if memcap.Cgroups().available else "memory: RLIMIT_DATA only (no memory cgroup)"
+        if self.isolated and self._user_namespaces:
+            return ("unprivileged user namespaces (pid, mount, ipc, net, user), allowlisted read-only file "
+                    f"system, the grader's own user without capabilities, {memory}")
+        if self.isolated:
+            return f"namespaces (pid, mount, ipc, net, user), allowlisted read-only file system, user nobody, {memory}"
+        why = "--no-isolation" if self.settings.isolation is False else "not root, no unprivileged user namespaces"
+        return f"none ({why}), {memory}"
 
     def hidden_paths(self, exercise: Exercise) -> list[str]:
         """What a worker must not read: every reference, every exercise's tests, the harness tests."""
         return [str(p) for p in (self.solutions_dir(exercise), exercise.path.parent, exercise.root / "tests")]
+
+    def submission_problem(self, exercise: Exercise, path: Path) -> str | None:
+        """Why `path` may not be graded for `exercise` (an operator's mistake: exit 2), or None."""
+        return submission_problem(Path(path), self.solutions_dir(exercise), self.reference_path(exercise))
 
     def solutions_dir(self, exercise: Exercise) -> Path:
         return Path(self.settings.solutions or exercise.root / "solutions").resolve()
@@ -123,9 +151,9 @@ class RunContext:
         if given.is_dir():
             for candidate in (given / f"{exercise.id}.py", given / exercise.id / "solution.py", given / "solution.py"):
                 if candidate.is_file():
-                    return candidate.resolve()
+                    return candidate.absolute()
             return None
-        return given.resolve()
+        return given.absolute()
 
     # -- resources -----------------------------------------------------------------------
     def reference_for(self, exercise: Exercise) -> ModuleType:
@@ -137,7 +165,8 @@ class RunContext:
 
     def worker_pool(self) -> WorkerPool:
         if self.pool is None:
-            self.pool = WorkerPool(output_bytes=Limits().output_bytes)
+            self.pool = WorkerPool(output_bytes=Limits().output_bytes,
+                                   user_namespace=self.isolated and self._user_namespaces)
             self.pool.start()
         return self.pool
 
@@ -146,8 +175,9 @@ class RunContext:
         from grader.proxy import Candidate
 
         limits = self.limits_for(exercise)
+        path = submission or self.submission_for(exercise)
         config = WorkerConfig(
-            submission=str(submission or self.submission_for(exercise)), workdir="",
+            submission=str(path), workdir="", source=read_submission(path),
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
             hidden_paths=self.hidden_paths(exercise), isolate=self.isolated, loopback=exercise.loopback,
             forbidden=list(exercise.forbidden), forbidden_ops=list(exercise.forbidden_ops),
@@ -155,12 +185,44 @@ class RunContext:
             preload=list(exercise.preload),
             support=str(exercise.support) if exercise.support.is_file() else "",
         )
-        return Candidate(self.worker_pool(), config, limits, self.trace_log(exercise))
+        started = self._started.get(exercise.id, clock.monotonic())
+        return Candidate(self.worker_pool(), config, limits, trace_log=self.trace_log(exercise),
+                         submission_deadline=started + limits.submission_budget)
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+
+
+def submission_problem(path: Path, solutions: Path, reference: Path) -> str | None:
+    """A submission must be a file of its own: not a symbolic link (it would be followed by the
+    grader), nothing in the references, not the reference under another name (a hard link), and
+    nothing of an exercise's folder but its stub (its tests, support code). None when it may be graded."""
+    if path.is_symlink():
+        return f"--submission {path} is a symbolic link: pass the file itself"
+    real = path.resolve()
+    if real.is_relative_to(solutions.resolve()):
+        return f"--submission {path} lies in the reference solutions ({solutions}): a reference is not a submission"
+    if (real.parent / "exercise.toml").is_file() and real.name != "solution.py":
+        return f"--submission {path} is one of the exercise's own files (its tests or support code)"
+    if real.is_file() and reference.is_file() and os.path.samefile(real, reference):
+        return f"--submission {path} is the reference solution under another name"
+    return None
+
+
+def read_submission(path: Path) -> bytes | None:
+    """The submission's bytes, read once here (never through a symbolic link, at most
+    MAX_SOURCE_BYTES); None when it is not a readable regular file (the worker reports that)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = f.read(MAX_SOURCE_BYTES + 1)
+    return data if len(data) <= MAX_SOURCE_BYTES else None
 
 
 def _import_reference(exercise_id: str, path: Path) -> ModuleType:

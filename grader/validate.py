@@ -2,8 +2,8 @@
 passes its whole suite on every seed asked for, its stub fails cleanly, each of its mutants
 (known-wrong variants in tests/mutants/<id>/) fails at least one test, and value-free variants
 (a constant output, a NaN output: `grader.variants`) and the mutants that reach a forbidden
-operation indirectly (`indirect_*.py`; also `constant_*`, `nan_*`) fail and score at most
-MAX_SCORE_OF_NOTHING."""
+operation indirectly (`indirect_*.py`; also an exercise's own `constant_output`/`nan_output`)
+fail and score at most MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
 import ast
@@ -21,7 +21,7 @@ from grader.session import RunContext
 
 
 MAX_SCORE_OF_NOTHING = 0.10  # share of the points a value-free or forbidden solution may keep
-SCORED_PREFIXES = ("indirect_", "constant_", "nan_")  # mutants that must also score (near) nothing
+VALUELESS = tuple(variants.FILLS)  # an exercise's own constant_output / nan_output, where it ships them
 
 
 @dataclass
@@ -74,7 +74,7 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
         runs = []
         for seed in seeds:
             ctx.settings.seed = seed
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise)))
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True))
             runs.append(result)
             v.checks.append(_reference_check(result, seed, seconds))
         ctx.settings.seed = seeds[0]
@@ -95,7 +95,7 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
 def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:
     """Caught by some test; one that reaches a forbidden operation must also score (near) nothing."""
     submission = materialize(mutant, ctx.reference_path(exercise), folder)
-    scored = mutant_name(mutant).startswith(SCORED_PREFIXES)
+    scored = mutant_name(mutant).startswith("indirect_") or mutant_name(mutant) in VALUELESS
     result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
     if scored:
         return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)

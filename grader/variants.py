@@ -1,6 +1,6 @@
 """Value-free variants of a reference, generated for `grade validate`: the same file, whose every
 public function and module forward returns a constant, or NaN, in place of each float tensor
-and each float (other tensors, such as masks and token ids, become zeros).
+and each float (other tensors, such as masks and token ids, and ints become zeros).
 
 Shapes, dtypes, the interface and the gradient graph stay; only the values go. A suite that
 gives such a variant more than a sliver of its points is rewarding something other than a solution.
@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 FILLS = {"constant_output": "0.5", "nan_output": "float('nan')"}
-WRAPPED_METHODS = ("forward", "__call__", "__getitem__")
+WRAPPED_METHODS = ("forward", "__call__", "__getitem__", "__iter__")
 
 EPILOGUE = '''
 
@@ -26,10 +26,14 @@ def _grader_fill(value):
         return _grader_torch.zeros_like(value)  # masks all False, token ids all 0
     if type(value) is float:
         return {fill}
+    if type(value) is int:
+        return 0  # counts and sizes: no information either
     if isinstance(value, (tuple, list)):
         return type(value)(_grader_fill(v) for v in value)
     if isinstance(value, dict):
         return {{k: _grader_fill(v) for k, v in value.items()}}
+    if hasattr(value, "__next__"):  # a generator (a sampler's __iter__): the same, lazily
+        return (_grader_fill(v) for v in value)
     return value
 
 

@@ -10,6 +10,11 @@ import torch
 MAGIC = b"GRW1"
 _PREFIX = struct.Struct("<4sQQ")  # magic, header length, payload length
 MAX_DEPTH = 64
+# What one frame may hold besides tensor bytes: the header is decoded into Python objects (about
+# 50x its size at worst), so it is kept small; tensors' bytes are bounded by the frame size.
+MAX_HEADER = 4 << 20
+MAX_CONTAINERS = 100_000  # lists, tuples, dicts and tensors in one frame
+MAX_DIM = 1 << 48         # one dimension of a tensor
 
 # The only dtypes that cross; anything else is refused rather than guessed.
 DTYPES = {
@@ -37,6 +42,8 @@ def encode(obj) -> bytes:
     """Encode `obj` (None, bool, int, float, str, list, tuple, dict, Tensor, dtype, Ref) as one frame."""
     buffers: list[bytes] = []
     header = json.dumps(_to_node(obj, buffers, 0), separators=(",", ":")).encode()
+    if len(header) > MAX_HEADER:
+        raise WireError(f"too much plain data in one message ({len(header)} bytes of JSON; return tensors instead)")
     payload = b"".join(buffers)
     return _PREFIX.pack(MAGIC, len(header), len(payload)) + header + payload
 
@@ -46,6 +53,8 @@ def frame_size(prefix: bytes, max_bytes: int) -> int:
     magic, header_len, payload_len = _PREFIX.unpack(prefix)
     if magic != MAGIC:
         raise WireError("not a grader message (bad magic)")
+    if header_len > MAX_HEADER:
+        raise WireError(f"a message header of {header_len} bytes exceeds the {MAX_HEADER}-byte limit")
     total = _PREFIX.size + header_len + payload_len
     if total > max_bytes:
         raise WireError(f"message of {total} bytes exceeds the {max_bytes}-byte limit")
@@ -55,7 +64,7 @@ def frame_size(prefix: bytes, max_bytes: int) -> int:
 PREFIX_SIZE = _PREFIX.size
 
 
-def decode(data: bytes, max_bytes: int = 1 << 30):
+def decode(data: bytes | bytearray, max_bytes: int = 1 << 30):
     """Decode one frame made by `encode`. Only builds plain containers and fresh torch.Tensors."""
     if len(data) < PREFIX_SIZE:
         raise WireError("truncated message")
@@ -63,12 +72,28 @@ def decode(data: bytes, max_bytes: int = 1 << 30):
     if total != len(data):
         raise WireError(f"message length {len(data)} does not match its header ({total})")
     _, header_len, _ = _PREFIX.unpack(data[:PREFIX_SIZE])
+    header = data[PREFIX_SIZE:PREFIX_SIZE + header_len]
+    if header.count(b"[") + header.count(b"{") > MAX_CONTAINERS:  # counted before anything is built
+        raise WireError(f"more than {MAX_CONTAINERS} containers in one message")
     try:
-        node = json.loads(data[PREFIX_SIZE:PREFIX_SIZE + header_len])
+        node = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise WireError(f"unreadable message header: {e}") from None
-    payload = memoryview(data)[PREFIX_SIZE + header_len:]
+    payload = _Payload(memoryview(data)[PREFIX_SIZE + header_len:])
     return _from_node(node, payload, 0)
+
+
+class _Payload:
+    """The frame's tensor bytes, and how many may still be copied out (each byte at most once)."""
+
+    def __init__(self, view: memoryview):
+        self.view, self.budget = view, len(view)
+
+    def take(self, offset: int, nbytes: int) -> bytearray:
+        if offset + nbytes > len(self.view) or nbytes > self.budget:
+            raise WireError("tensor size does not match its data")
+        self.budget -= nbytes
+        return bytearray(self.view[offset:offset + nbytes])  # a private, writable copy
 
 
 def _to_node(obj, buffers: list[bytes], depth: int):
@@ -117,7 +142,7 @@ def _tensor_node(t: torch.Tensor, buffers: list[bytes]) -> dict:
     return {"$tensor": [offset, len(raw)], "dtype": name, "shape": list(t.shape)}
 
 
-def _from_node(node, payload: memoryview, depth: int):
+def _from_node(node, payload: _Payload, depth: int):
     if depth > MAX_DEPTH:
         raise WireError("data nested too deeply")
     if node is None or type(node) in (bool, int, float, str):
@@ -164,21 +189,23 @@ def _dtype_key(name) -> str:
     return name
 
 
-def _tensor_from_node(node: dict, payload: memoryview) -> torch.Tensor:
+def _tensor_from_node(node: dict, payload: _Payload) -> torch.Tensor:
     dtype = DTYPES[_dtype_key(node.get("dtype"))]
     span, shape = node.get("$tensor"), node.get("shape")
     if not (type(span) is list and len(span) == 2 and all(type(v) is int and v >= 0 for v in span)):
         raise WireError("malformed tensor span")
-    if not (type(shape) is list and all(type(s) is int and s >= 0 for s in shape)):
+    if not (type(shape) is list and len(shape) <= MAX_DEPTH and all(type(s) is int and 0 <= s < MAX_DIM for s in shape)):
         raise WireError("malformed tensor shape")
     offset, nbytes = span
     numel = 1
     for s in shape:
         numel *= s
     itemsize = torch.empty((), dtype=dtype).element_size()
-    if numel * itemsize != nbytes or offset + nbytes > len(payload):
+    if numel * itemsize != nbytes:
         raise WireError("tensor size does not match its data")
-    if numel == 0:
-        return torch.empty(shape, dtype=dtype)
-    raw = bytearray(payload[offset:offset + nbytes])  # a private, writable copy
-    return torch.frombuffer(raw, dtype=dtype).reshape(shape)
+    try:
+        if numel == 0:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(payload.take(offset, nbytes), dtype=dtype).reshape(shape)
+    except (RuntimeError, TypeError, ValueError, OverflowError) as e:
+        raise WireError(f"malformed tensor: {e}") from None

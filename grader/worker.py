@@ -12,6 +12,7 @@ import linecache
 import os
 import random
 import resource
+import signal
 import socket
 import sys
 import traceback
@@ -19,7 +20,7 @@ import types
 
 import torch
 
-from grader import channel, confine, remote_ops, source as sources, wire
+from grader import channel, confine, memcap, remote_ops, source as sources, wire
 
 CTL_FD = 3
 MAX_MESSAGE = 1 << 30
@@ -31,7 +32,8 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     _redirect_fds(ctl_fd, out_fd)
     isolated = bool(config.get("isolate")) and confine.available()
     try:
-        source = _read_source(config["submission"])  # before its folder may be hidden
+        memcap.join(config.get("cgroup"))
+        source = _read_source(config.get("source_file", ""))  # the copy the grader made, before it is hidden
         _set_limits(config)
         for name in config.get("preload", []):
             importlib.import_module(name)
@@ -39,11 +41,15 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
             load_module_from(config["support"], remote_ops.SUPPORT_MODULE)
         workdir = config["workdir"]
         if isolated:
-            workdir = confine.isolate(config.get("hidden_paths", []), _needed_paths(),
-                                      int(config.get("file_bytes") or 64 * 2**20), bool(config.get("loopback")))
-    except confine.ConfinementError as e:
+            hidden = config.get("hidden_paths", [])
+            workdir = confine.isolate(allowed_paths(hidden), hidden, int(config.get("file_bytes") or 64 * 2**20),
+                                      bool(config.get("loopback")), build_in=workdir,
+                                      gpu=str(config.get("device", "cpu")).startswith("cuda"))
+            confine.drop_privileges()
+    except (confine.ConfinementError, OSError) as e:
         print(f"grader sandbox: could not confine the worker: {e}", file=sys.stderr, flush=True)
         os._exit(71)
+    confine.die_with_parent(signal.SIGKILL)  # the fork server's death is ours, and our namespace's
     _scrub_environment(config, workdir)
     if config.get("forbidden"):
         from grader import tripwires
@@ -51,24 +57,34 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    if isolated:
-        confine.drop_privileges()
     serve(socket.socket(fileno=CTL_FD), Session(config, source))
 
 
-def _read_source(path: str) -> str | sources.SourceError:
+def _read_source(path: str) -> str | sources.SourceError | None:
     """The submission's text, decoded as Python decodes source; a file that is not source: the error."""
+    if not path:
+        return None
     try:
         return sources.read_source(path)
     except sources.SourceError as e:
         return e  # the import request reports it
 
 
-def _needed_paths() -> list[str]:
-    """Folders the worker still reads from after confinement: where imports come from."""
+def allowed_paths(hidden: list[str]) -> list[str]:
+    """What the worker's file system holds besides the system's libraries: the interpreter, the
+    folders imports come from (none that holds or lies in a hidden path, e.g. the project root)
+    and the harness's own package (not the project around it)."""
     import grader
 
-    return [p for p in sys.path if p and os.path.isdir(p)] + [os.path.dirname(os.path.dirname(grader.__file__))]
+    hidden = [os.path.realpath(h) for h in hidden]
+    folders = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix, sys.exec_prefix]
+    folders = [p for p in folders if not _covers(p, hidden) and not _inside(p, hidden)]
+    return folders + [os.path.dirname(grader.__file__)]
+
+
+def _inside(entry: str, hidden: list[str]) -> bool:
+    real = os.path.realpath(entry)
+    return any(real == h or real.startswith(h.rstrip(os.sep) + os.sep) for h in hidden)
 
 
 def _redirect_fds(ctl_fd: int, out_fd: int) -> None:

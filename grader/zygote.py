@@ -5,37 +5,60 @@ imports candidate code itself; each forked child confines itself and then serves
 (`grader.worker.serve`). Protocol on the inherited SOCK_SEQPACKET socket:
   request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
   reply    {"spawned": pid} | {"spawn_failed": message}
-  event    {"exited": pid, "status": waitpid status}
-EOF on the socket means the grader is gone: every live worker group is killed.
+  event    {"exited": pid, "status": waitpid status, "oom": killed for going over its memory cgroup's cap}
+EOF on the socket, SIGTERM, or the grader's death (PDEATHSIG, as SIGTERM) means the grader is gone:
+every live worker group is killed, their memory cgroups and the run's folder are removed. Each
+worker in turn dies with the fork server (its own PDEATHSIG).
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib
+import itertools
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
 
-from grader import confine
+from grader import confine, memcap
 
-PR_SET_PDEATHSIG = 1
+_spawned = itertools.count()
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m grader.zygote FD [MODULE ...]` (FD: the socket, MODULEs to preload)."""
+    """Entry point: `python -m grader.zygote FD [--user-namespace] [MODULE ...]` (FD: the socket,
+    MODULEs to preload; --user-namespace: confine workers without root, see grader.confine)."""
     sock = socket.socket(fileno=int(argv[0]))
-    _die_with_parent()
-    for name in argv[1:]:
-        importlib.import_module(name)
-    import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
-    import grader.worker  # noqa: F401
-    _warm_up()
-    sock.send(json.dumps({"ready": os.getpid()}).encode())
-    _serve(sock)
+    signal.signal(signal.SIGTERM, _stop)
+    confine.die_with_parent(signal.SIGTERM)
+    if argv[1:2] == ["--user-namespace"]:
+        argv = argv[1:]
+        confine.enter_user_namespace()
+    children: dict[int, tuple[int, str | None]] = {}  # pid -> the grader's pid for it, its memory cgroup
+    try:
+        for name in argv[1:]:
+            importlib.import_module(name)
+        import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
+        import grader.worker  # noqa: F401
+        _warm_up()
+        if not _stopping:
+            sock.send(json.dumps({"ready": os.getpid()}).encode())
+            _serve(sock, children)
+    except OSError:
+        pass  # the grader is gone
+    finally:
+        _end_all(children, run_folder=os.getcwd())
+        os._exit(0)
+
+
+_stopping: list[int] = []  # the signals asking us to stop (the wakeup fd ends the wait at once)
+
+
+def _stop(signum, _frame) -> None:
+    _stopping.append(signum)
 
 
 def _warm_up() -> None:
@@ -50,32 +73,39 @@ def _warm_up() -> None:
     torch.optim.Adam(model.parameters()).step()
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the EOF on the socket still ends us
-
-
-def _serve(sock: socket.socket) -> None:
+def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    children: set[int] = set()
-    while True:
+    while not _stopping:
         readable, _, _ = select.select([sock, wake_r], [], [])
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock, children)
-        if sock in readable and not _handle_request(sock, children, (wake_r, wake_w)):
+        if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w)):
             break
+
+
+def _end_all(children: dict[int, tuple[int, str | None]], run_folder: str) -> None:
+    """Kill every worker group, wait for each, remove their cgroups and the run's folder."""
     for pid in children:
         _kill_group(pid)
-    os._exit(0)
+    for pid, (_, cgroup) in children.items():
+        _wait(pid)
+        _cgroups().remove(cgroup)
+    if os.path.basename(run_folder).startswith("grader-run-"):
+        shutil.rmtree(run_folder, ignore_errors=True)
 
 
-def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int, int]) -> bool:
+def _wait(pid: int) -> int | None:
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | None]], own_fds: tuple[int, int]) -> bool:
     """Fork one worker for a spawn request; False when the grader has gone away."""
     try:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
@@ -92,6 +122,8 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
     sys.stdout.flush()
     sys.stderr.flush()
     isolate = config.get("isolate") and confine.available()
+    config["cgroup"] = _cgroups().create(f"grader-{os.getpid()}-{next(_spawned)}",
+                                         int(config.get("memory_bytes") or 0)) if config.get("memory_bytes") else None
     try:
         if isolate:
             _pid_namespaces().before_fork()  # the worker will be PID 1 of a namespace of its own
@@ -99,6 +131,7 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
     except OSError as e:
         for fd in fds:
             os.close(fd)
+        _cgroups().remove(config["cgroup"])
         sock.send(json.dumps({"spawn_failed": str(e)}).encode())
         return True
     if pid == 0:
@@ -107,9 +140,14 @@ def _handle_request(sock: socket.socket, children: set[int], own_fds: tuple[int,
         _pid_namespaces().after_fork()
     for fd in fds:
         os.close(fd)
-    children.add(pid)
-    sock.send(json.dumps({"spawned": pid}).encode())
+    children[pid] = (confine.host_pid(pid), config["cgroup"])
+    sock.send(json.dumps({"spawned": children[pid][0]}).encode())
     return True
+
+
+@functools.cache
+def _cgroups() -> memcap.Cgroups:
+    return memcap.Cgroups()
 
 
 @functools.cache
@@ -133,7 +171,7 @@ def _child(config: dict, fds: list[int], closing: list[int]) -> None:
         os._exit(70)
 
 
-def _reap(sock: socket.socket, children: set[int]) -> None:
+def _reap(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> None:
     """Report every exited worker; its group is killed before the reap, while its pid is still taken."""
     while children:
         try:
@@ -143,10 +181,11 @@ def _reap(sock: socket.socket, children: set[int]) -> None:
         if info is None:
             return
         _kill_group(info.si_pid)  # whatever it forked dies with it
-        _, status = os.waitpid(info.si_pid, 0)
-        children.discard(info.si_pid)
+        status = _wait(info.si_pid)
+        known_as, cgroup = children.pop(info.si_pid, (info.si_pid, None))
+        oom = _cgroups().remove(cgroup)
         try:
-            sock.send(json.dumps({"exited": info.si_pid, "status": status}).encode())
+            sock.send(json.dumps({"exited": known_as, "status": status, "oom": oom}).encode())
         except OSError:
             return
 

@@ -21,7 +21,7 @@ from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.source import SourceError, decode
 from grader.text import clean
-from tests.conftest import REPO, TINY_REFERENCE, run_grade
+from tests.conftest import REPO, TINY_REFERENCE, run_grade, write_candidate
 
 GOOD = "def scale(x):\n    return 2 * x\n"
 FAST = 1.0  # seconds: a refusal must come well before the fork server could even start
@@ -210,8 +210,8 @@ def test_a_submission_folder_with_missing_exercises_says_not_submitted(tiny_proj
 
 @pytest.mark.slow
 def test_k_matching_nothing_is_one_line_and_exit_2(tiny_project):
-    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", tiny_project / "solutions" / "90_scale.py",
-                  "-k", "no_such_test")
+    good = write_candidate(tiny_project, "def scale(x):\n    return 2 * x\n", "good.py")
+    p = run_grade(tiny_project / "exercises" / "90_scale", "--submission", good, "-k", "no_such_test")
     assert p.returncode == 2
     lines = [line for line in p.stderr.splitlines() if line.startswith("grade:")]
     assert lines == ["grade: -k 'no_such_test' selects no test of 90_scale"], p.stderr

@@ -88,3 +88,27 @@ def test_single_element_views_with_any_stride_round_trip():
         assert column.stride() == (5,)
         back = wire.decode(wire.encode({"t": column}))["t"]
         assert torch.equal(back, column) and back.dtype == dtype
+
+
+def test_a_header_that_would_build_too_many_objects_is_refused_before_decoding():
+    header = b'{"ok":[' + b"[]," * (wire.MAX_CONTAINERS + 1) + b'[]]}'
+    frame = struct.pack("<4sQQ", wire.MAGIC, len(header), 0) + header
+    with pytest.raises(wire.WireError, match="containers"):
+        wire.decode(frame)
+    huge = struct.pack("<4sQQ", wire.MAGIC, wire.MAX_HEADER + 1, 0)
+    with pytest.raises(wire.WireError, match="header"):
+        wire.frame_size(huge, 1 << 30)
+
+
+@pytest.mark.parametrize("shape", [[2 ** 64, 0], [-1], [1 << 60, 0], [0] * 65])
+def test_impossible_tensor_shapes_are_malformed_not_a_crash(shape):
+    header = json.dumps({"$tensor": [0, 0], "dtype": "float32", "shape": shape}).encode()
+    with pytest.raises(wire.WireError):
+        wire.decode(struct.pack("<4sQQ", wire.MAGIC, len(header), 0) + header)
+
+
+def test_tensors_cannot_share_one_span_to_multiply_the_graders_memory():
+    node = {"$tensor": [0, 1024], "dtype": "uint8", "shape": [1024]}
+    header = json.dumps([node, node]).encode()
+    with pytest.raises(wire.WireError, match="does not match"):
+        wire.decode(struct.pack("<4sQQ", wire.MAGIC, len(header), 1024) + header + bytes(1024))
