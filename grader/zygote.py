@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 
-from grader import confine
+from grader import confine, tripwires
 
 PR_SET_PDEATHSIG = 1
 
@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
     import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
     import grader.worker  # noqa: F401
     _warm_up()
+    tripwires.prepare()  # where every object is bound, inherited by each worker (its guards install in ~1 ms)
     sock.send(json.dumps({"ready": os.getpid()}).encode())
     _serve(sock)
 
