@@ -50,8 +50,9 @@ def measure(name: str, argv: list[str], out: Path, tree: Path = REPO) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)  # its usage includes every descendant reaped below it
         proc.returncode = rc = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - start
-    row = {"name": name, "seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2), "rc": rc, "load_before": before, "load_after": load(),
-           "command": " ".join(argv), "tree": str(tree), "log": str(log_path), **sampler.stop()}
+    row = {"name": name, "seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+           "rc": rc, "load_before": before, "load_after": load(), "command": " ".join(argv), "tree": str(tree),
+           "log": str(log_path), **sampler.stop()}
     print(f"  {name:<20} {seconds:7.2f} s  cpu {row['cpu_seconds']:7.2f} s  rc {rc}  load {before} -> {row['load_after']}", flush=True)
     return row
 

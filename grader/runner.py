@@ -63,16 +63,24 @@ def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector
         args += ["-x", "--hypothesis-profile=grader-verdict"]
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
-        return pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=[collector])
+    _freeze_heap()
+    return code
 
 
-@functools.cache
+_heap_freezes = 0
+
+
 def _freeze_heap() -> None:
-    """Once per process: move what is loaded by now (torch, ~1M objects) out of the garbage
-    collector's sight. pytest collects garbage at the end of every run (0.2 s each with torch
-    in view; validate runs pytest ~20 times per exercise); it then scans only newer objects."""
-    gc.collect()
-    gc.freeze()
+    """Before and after a process's first run only: move what is loaded by then (torch, pytest,
+    hypothesis: ~1M objects) out of the garbage collector's sight. pytest collects garbage at the
+    end of every run (0.2-0.3 s with all that in view; validate runs pytest ~20 times per
+    exercise); it then scans only what the run itself made."""
+    global _heap_freezes
+    if _heap_freezes < 2:
+        gc.collect()
+        gc.freeze()
+        _heap_freezes += 1
 
 
 @functools.lru_cache(maxsize=None)

@@ -82,10 +82,13 @@ def validate_all(exercises: list[Exercise], settings: Settings, seeds: tuple[int
             ctx.close()
         return
     spawn = multiprocessing.get_context("spawn")  # never fork a process that holds torch and threads
-    with ProcessPoolExecutor(min(jobs, len(exercises)), mp_context=spawn, initializer=_start_job,
-                             initargs=(settings,)) as pool:
+    pool = ProcessPoolExecutor(min(jobs, len(exercises)), mp_context=spawn, initializer=_start_job,
+                               initargs=(settings,))
+    try:
         futures = [pool.submit(_validate_in_job, exercise, seeds) for exercise in exercises]
         yield from (future.result() for future in futures)
+    finally:  # also when the caller stops early: what has not started never will
+        pool.shutdown(cancel_futures=True)
 
 
 _job_context: RunContext | None = None
