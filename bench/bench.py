@@ -1,7 +1,7 @@
 """`make bench`: the grader's costs measured side by side in one run, as ratios to a baseline.
 
-Rows (each a fresh subprocess, its wall time and the memory of its process tree sampled from
-/proc every 0.1 s):
+Rows (each a fresh subprocess: its wall time, the CPU time of its whole process tree, and the
+memory of that tree sampled from /proc every 0.1 s):
   import-torch      python -c "import torch"                         the floor of any run
   grade-17          grade 17_self_attention's reference               (1) ratio to import-torch
   inprocess-17      the same tests, plain pytest, no sandbox          (2) grade-17 / inprocess-17
@@ -9,8 +9,10 @@ Rows (each a fresh subprocess, its wall time and the memory of its process tree 
   validate-3        grade validate of three exercises (-j 1 and -j 2) (3)
   grade-all         every reference of the catalog                    (4) --full only
   validate-all      grade validate exercises (one seed)               (4) --full only
-The load (`uptime`) is recorded before and after every row: the machine may be shared.
-Writes out/bench.json and prints a table.
+Short rows run --repeat times (the fastest counts), long ones once, all interleaved. The load
+(`uptime`) is recorded before and after every row: on a shared machine, compare ratios and CPU
+seconds, not wall seconds across runs. --baseline DIR runs every row in another checkout too
+(e.g. the commit before a change), right after it runs here. Writes out/bench.json.
 """
 from __future__ import annotations
 
@@ -143,7 +145,8 @@ def ratios(table: dict[str, dict]) -> dict[str, float]:
             if a + suffix in table and b + suffix in table:
                 found[f"{a} / {b}{suffix}"] = round(table[a + suffix]["seconds"] / table[b + suffix]["seconds"], 2)
     for name in [n for n in table if not n.endswith("@baseline") and n + "@baseline" in table]:
-        found[f"{name}: baseline / this"] = round(table[name + "@baseline"]["seconds"] / table[name]["seconds"], 2)
+        for key, label in (("seconds", "wall"), ("cpu_seconds", "cpu")):
+            found[f"{name}: baseline / this ({label})"] = round(table[name + "@baseline"][key] / table[name][key], 2)
     return found
 
 
