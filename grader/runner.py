@@ -72,10 +72,10 @@ _heap_freezes = 0
 
 
 def _freeze_heap() -> None:
-    """Before and after a process's first run only: move what is loaded by then (torch, pytest,
-    hypothesis: ~200,000 objects) out of the garbage collector's sight. pytest collects garbage at the
-    end of every run (0.2-0.3 s with all that in view; validate runs pytest ~20 times per
-    exercise); it then scans only what the run itself made."""
+    """Before and after a process's first run only: move what is loaded by then (torch,
+    pytest, hypothesis: ~200,000 objects) out of the garbage collector's sight. pytest
+    collects garbage at the end of every run (0.2-0.3 s with all that in view; validate runs
+    pytest ~20 times per exercise); it then scans only what the run itself made."""
     global _heap_freezes
     if _heap_freezes < 2:
         gc.collect()
