@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 OUT     ?= out
 
-.PHONY: setup demo test validate clean
+.PHONY: setup demo test validate bench bench-full clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: setup
 
 validate: setup
 	$(BIN)/grade validate exercises
+
+# Costs side by side in one run (ratios, memory, load): prints a table, writes $(OUT)/bench.json.
+# BENCH_ARGS="--baseline DIR" also runs every row in another checkout (before/after in one run).
+bench: setup
+	$(BIN)/python -m bench.bench --out $(OUT) $(BENCH_ARGS)
+
+# The same, plus the whole catalog graded and validated (takes many minutes).
+bench-full: setup
+	$(BIN)/python -m bench.bench --out $(OUT) --full --repeat 1 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) *.egg-info

@@ -169,27 +169,26 @@ def list_exercises(path: Path) -> None:
 @click.argument("path", type=click.Path(path_type=Path), default="exercises")
 @click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds the reference must pass on.")
-def validate(path: Path, solutions, seeds: str) -> None:
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Validate this many exercises at once, each in its own process (results print in order).")
+def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
     """Prove every exercise under PATH: reference passes, stub fails cleanly, mutants fail."""
     from grader import console
-    from grader.session import RunContext, Settings
-    from grader.validate import validate_exercise
+    from grader.session import Settings
+    from grader.validate import validate_all
 
     try:
         seed_list = tuple(arguments.seed(s, "each of --seeds") for s in seeds.split(","))
     except arguments.UsageProblem as e:
         _fail(str(e))
-    ctx = RunContext(Settings(seed=seed_list[0], device="cpu", solutions=solutions))
+    settings = Settings(seed=seed_list[0], device="cpu", solutions=solutions)
     try:
-        exercises = discover(path)
         outcomes = []
-        for exercise in exercises:
-            outcomes.append(validate_exercise(exercise, ctx, seed_list))
-            console.print_validation(outcomes[-1])
+        for outcome in validate_all(discover(path), settings, seed_list, jobs):
+            outcomes.append(outcome)
+            console.print_validation(outcome)
     except ExerciseError as e:
         _fail(str(e))
-    finally:
-        ctx.close()
     good = sum(v.ok for v in outcomes)
     click.echo(f"\n{good}/{len(outcomes)} exercises validated")
     sys.exit(0 if good == len(outcomes) else 1)

@@ -23,7 +23,7 @@ import signal
 import socket
 import sys
 
-from grader import confine, memcap
+from grader import confine, memcap, tripwires
 
 _spawned = itertools.count()
 
@@ -44,6 +44,7 @@ def main(argv: list[str]) -> None:
         import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
         import grader.worker  # noqa: F401
         _warm_up()
+        tripwires.prepare()  # where every object is bound, inherited by each worker (its guards install in ~1 ms)
         if not _stopping:
             sock.send(json.dumps({"ready": os.getpid()}).encode())
             _serve(sock, children)

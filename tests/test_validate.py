@@ -1,7 +1,9 @@
 """grader.validate: an exercise proves itself, and a hole in its suite is found."""
+import shutil
+
 from grader.discovery import load_exercise
 from grader.validate import validate_exercise
-from tests.conftest import write_candidate
+from tests.conftest import run_grade, write_candidate
 
 
 def checks(v):
@@ -29,3 +31,20 @@ def test_missing_category_and_passing_stub_fail_validation(context, tiny_project
     c = checks(validate_exercise(load_exercise(ex_dir), context))
     assert not c["categories"].ok and "convergence" in c["categories"].detail
     assert not c["stub"].ok
+
+
+def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_project):
+    """`grade validate -j 2`: each exercise in its own process; results print in catalog order."""
+    exercises = tiny_project / "exercises"
+    for new_id in ("91_scale", "92_scale"):
+        shutil.copytree(exercises / "90_scale", exercises / new_id)
+        toml = exercises / new_id / "exercise.toml"
+        toml.write_text(toml.read_text(encoding="utf-8").replace("90_scale", new_id), encoding="utf-8")
+        shutil.copy(tiny_project / "solutions" / "90_scale.py", tiny_project / "solutions" / f"{new_id}.py")
+        shutil.copytree(tiny_project / "tests" / "mutants" / "90_scale", tiny_project / "tests" / "mutants" / new_id)
+    (tiny_project / "solutions" / "91_scale.py").write_text("def scale(x):\n    return x + x + 0.5\n")
+    done = run_grade("validate", exercises, "-j", "2", cwd=tiny_project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    headers = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("9")]
+    assert headers == [["90_scale", "ok"], ["91_scale", "FAILED"], ["92_scale", "ok"]], done.stdout
+    assert "2/3 exercises validated" in done.stdout

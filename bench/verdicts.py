@@ -1,0 +1,42 @@
+"""Benchmark helper: the cost of one mutant's verdict as `grade validate` pays it.
+
+`python -m bench.verdicts EXERCISE [MUTANT ...]` grades the reference once (which starts the
+fork server and imports everything: reported apart), then times grade_exercise(...,
+stop_at_first_failure=True) on each mutant (default: all of the exercise's) in the same
+RunContext, and prints one JSON object.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from grader import clock
+from grader.discovery import load_exercise
+from grader.runner import grade_exercise
+from grader.session import RunContext, Settings
+from grader.validate import mutants_of
+
+
+def main(argv: list[str]) -> None:
+    exercise = load_exercise(Path(argv[0]))
+    wanted = set(argv[1:])
+    mutants = [m for m in mutants_of(exercise) if not wanted or m.stem in wanted]
+    ctx = RunContext(Settings(device="cpu"))
+    try:
+        start = clock.monotonic()
+        reference = grade_exercise(exercise, ctx, ctx.reference_path(exercise))
+        out = {"reference_seconds": clock.monotonic() - start, "reference_status": reference.status, "mutants": []}
+        for mutant in mutants:
+            start = clock.monotonic()
+            result = grade_exercise(exercise, ctx, mutant, stop_at_first_failure=True)
+            caught = [t.name for t in result.tests if t.status in ("fail", "error")]
+            out["mutants"].append({"name": mutant.stem, "seconds": clock.monotonic() - start,
+                                   "tests_run": len(result.tests), "caught_by": caught[0] if caught else None})
+    finally:
+        ctx.close()
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
