@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader import policy
+from grader import policy, tripwires
 from grader.source import SourceError, read_source
 
 
@@ -98,18 +97,10 @@ def _resolve(dotted: str):
     parts = dotted.split(".")
     if parts[0] not in policy.ALLOWED_IMPORTS or any(p.startswith("_") for p in parts):
         return None
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except Exception:
-            continue
-        try:
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
-        except Exception:
-            return None
-        return obj
-    return None
+    try:
+        return tripwires.resolve(dotted)
+    except Exception:  # a package that fails to import is not a forbidden API
+        return None
 
 
 # -- the walk ---------------------------------------------------------------------------------
