@@ -12,7 +12,7 @@ ALLOWED_IMPORTS = frozenset({
     "torch", "numpy", "einops", "math", "cmath", "random", "statistics", "numbers", "fractions", "decimal",
     "typing", "typing_extensions", "dataclasses", "collections", "abc", "enum", "itertools", "functools",
     "operator", "copy", "warnings", "contextlib", "string", "re", "heapq", "bisect", "time", "sys",
-    "__future__",
+    "__future__", "argparse", "json", "pprint", "textwrap", "datetime",
 })
 
 # Parts of allowed packages that reach code behind the interpreter's back (the dispatcher, the
@@ -25,6 +25,15 @@ DENIED_MODULES = (
     "numpy.ctypeslib", "numpy.distutils", "numpy.f2py",
     "operator.attrgetter", "operator.methodcaller",
 )
+
+# Names inside denied or private parts that correct code copies from torch's own modules:
+# harmless helpers, allowed by their full path.
+ALLOWED_PATHS = frozenset({
+    "torch.nn.init._calculate_fan_in_and_fan_out", "torch.nn.init._calculate_correct_fan",
+    "torch.nn.modules.utils._single", "torch.nn.modules.utils._pair", "torch.nn.modules.utils._triple",
+    "torch.nn.modules.utils._quadruple", "torch.nn.modules.utils._ntuple",
+    "torch.jit.is_scripting", "torch.jit.is_tracing",
+})
 
 # What of `sys` a solution may touch (the rest reaches frames, modules and hooks).
 SYS_ATTRIBUTES = frozenset({
@@ -47,11 +56,11 @@ ALLOWED_DUNDERS = frozenset({
     "__neg__", "__pos__", "__abs__", "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__",
     "__mul__", "__rmul__", "__imul__", "__matmul__", "__rmatmul__", "__truediv__", "__rtruediv__",
     "__floordiv__", "__mod__", "__pow__", "__rpow__", "__and__", "__or__", "__xor__", "__invert__",
-    "__post_init__", "__future__",
+    "__post_init__", "__future__", "__setattr__", "__delattr__",
 })
 
 # Dunder names a solution may mention as bare names.
-ALLOWED_DUNDER_NAMES = frozenset({"__name__", "__file__", "__doc__", "__class__", "__all__"})
+ALLOWED_DUNDER_NAMES = frozenset({"__name__", "__file__", "__doc__", "__class__", "__all__", "__slots__"})
 
 # Introspection attributes without underscores: frames, tracebacks, generators, code objects.
 DENIED_ATTRIBUTES = frozenset({

@@ -119,8 +119,9 @@ class _Checker:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.check_import(node)
         self._follow_assignments()
+        inner = self._inside_allowed_paths()
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Attribute):
+            if isinstance(node, ast.Attribute) and id(node) not in inner:
                 self.check_attribute(node)
             elif isinstance(node, ast.Name):
                 self.check_name(node)
@@ -159,6 +160,19 @@ class _Checker:
                     if path and node.targets[0].id not in self.aliases:
                         self.aliases[node.targets[0].id] = path
 
+    def _inside_allowed_paths(self) -> set[int]:
+        """ids of the inner links of chains that name an allowed path (`torch.jit` in
+        `torch.jit.is_scripting`): they are part of an allowed use, not uses of their own."""
+        inner = set()
+        for node in ast.walk(self.tree):
+            path = self.dotted(node) if isinstance(node, ast.Attribute) else None
+            if path and any(_under(path, ok) for ok in policy.ALLOWED_PATHS):
+                link = node.value
+                while isinstance(link, ast.Attribute):
+                    inner.add(id(link))
+                    link = link.value
+        return inner
+
     # paths, attributes, names, calls ------------------------------------------------------
     def dotted(self, node: ast.AST) -> str | None:
         """The dotted path an expression names, when it is rooted at an imported name."""
@@ -175,6 +189,8 @@ class _Checker:
         if imported and root not in self.allowed:
             self.add("policy", f"imports {root}, which is not on the import allowlist of this exercise", node)
             return
+        if any(_under(dotted, ok) for ok in policy.ALLOWED_PATHS):
+            return self._check_forbidden(dotted, node)
         if any(p.startswith("_") and p not in policy.ALLOWED_DUNDERS for p in dotted.split(".")[1:]):
             self.add("policy", f"reaches {dotted}: private internals are not allowed", node)
         denied = next((d for d in self.denied if _under(dotted, d)), None)
@@ -182,6 +198,9 @@ class _Checker:
             self.add("policy", f"uses {denied}, which no solution may use", node)
         if root == "sys" and dotted != "sys" and dotted.split(".")[1] not in policy.SYS_ATTRIBUTES:
             self.add("policy", f"uses {dotted}: only plain facts of sys are allowed", node)
+        self._check_forbidden(dotted, node)
+
+    def _check_forbidden(self, dotted: str, node: ast.AST) -> None:
         api = self.forbidden.match(dotted)
         if api:
             self.add("forbidden", f"uses {api}, which this exercise forbids", node)

@@ -92,6 +92,16 @@ ALLOWED = [
     ("Tensor.unfold where F.unfold is forbidden", ("torch.nn.functional.unfold",),
      "def patches(x, p):\n    return x.unfold(2, p, p).unfold(3, p, p)"),
     ("model.eval()", ATTENTION, "def f(model):\n    model.eval()\n    return model"),
+    ("torch's own init helpers, as Linear.reset_parameters writes them", LINEAR,
+     "import math\nfrom torch.nn import init\nfrom torch.nn.modules.utils import _pair\n"
+     "def reset(w, b):\n    init.kaiming_uniform_(w, a=math.sqrt(5))\n"
+     "    fan_in, _ = init._calculate_fan_in_and_fan_out(w)\n    init.uniform_(b, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))\n"
+     "k = _pair(3)"),
+    ("__slots__, object.__setattr__ and a __main__ block with argparse", ATTENTION,
+     "import argparse\nclass P:\n    __slots__ = ('a',)\n    def __init__(self):\n        object.__setattr__(self, 'a', 1)\n"
+     "if __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()"),
+    ("torch.jit.is_scripting guards copied from torch", ATTENTION,
+     "import torch\ndef f(x):\n    if not torch.jit.is_scripting():\n        x = x + 0\n    return x"),
 ]
 
 
