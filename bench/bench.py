@@ -70,9 +70,20 @@ def three_exercises(out: Path, tree: Path) -> Path:
     return folder
 
 
+def reference_copies(out: Path, tree: Path) -> Path:
+    """Copies of `tree`'s reference solutions, graded as submissions (the grader refuses the
+    references themselves, and links to them, as a submission)."""
+    folder = out / f"bench-submissions-{tree.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for ref in (tree / "solutions").glob("*.py"):
+        (folder / ref.name).write_bytes(ref.read_bytes())
+    return folder.resolve()
+
+
 def commands(out: Path, full: bool, tree: Path) -> dict[str, list[str]]:
     """Every row's command line, to run in `tree`."""
-    ex17, ref17 = "exercises/17_self_attention", "solutions/17_self_attention.py"
+    copies = reference_copies(out, tree)
+    ex17, ref17 = "exercises/17_self_attention", str(copies / "17_self_attention.py")
     jobs = ["-j", "2"] if validate_has_jobs(tree) else []
     rows = {
         "import-torch": [PY, "-c", "import torch"],
@@ -85,7 +96,7 @@ def commands(out: Path, full: bool, tree: Path) -> dict[str, list[str]]:
     if jobs:
         rows["validate-3-j2"] = [*GRADE, "validate", str(three_exercises(out, tree)), *jobs]
     if full:
-        rows["grade-all"] = [*GRADE, "exercises", "--submission", "solutions", "--json", str(out / "bench-grade-all.json")]
+        rows["grade-all"] = [*GRADE, "exercises", "--submission", str(copies), "--json", str(out / "bench-grade-all.json")]
         rows["validate-all"] = [*GRADE, "validate", "exercises", *jobs]
     return rows
 
