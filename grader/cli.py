@@ -194,6 +194,61 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
     sys.exit(0 if good == len(outcomes) else 1)
 
 
+@main.command("batch")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("--exercises", "exercises_path", type=click.Path(path_type=Path), default="exercises", show_default=True,
+              help="Folder of exercises.")
+@click.option("--exercise", "exercise_ids", multiple=True, metavar="ID",
+              help="Grade every candidate on this exercise (repeatable; default: the ones each candidate submitted).")
+@click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions.")
+@click.option("--seed", default="0", show_default=True, metavar="N", help="Seed for inputs, models and hypothesis.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Grade this many candidates at once, each in its own process.")
+@click.option("--out", type=click.Path(path_type=Path), default="batch-out", show_default=True,
+              help="Output folder: OUT/<candidate>/ and OUT/leaderboard.csv|html.")
+@click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
+@click.option("--screen/--no-screen", default=True, hidden=True)
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, screen) -> None:
+    """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
+
+    A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
+    candidate was graded, 2 the grader could not grade some (their rows say why)."""
+    from grader import batch as batching
+    from grader.session import Settings
+
+    try:
+        folders = batching.candidates(submissions, batching.parse_shard(shard))
+        plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
+                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]))
+        settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
+                            screen=screen)
+        batching.check_references(plan, settings)
+    except (arguments.UsageProblem, ExerciseError) as e:
+        _fail(str(e))
+    rows = batching.run_batch(folders, plan, settings, jobs, report=_batch_line)
+    click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
+    sys.exit(EXIT_GRADER_ERROR if any(r.status == "error" for r in rows) else 0)
+
+
+def _batch_line(row, position: int, total: int) -> None:
+    detail = row.error.splitlines()[-1] if row.error else f"{row.score:g}/{row.max_score:g}"
+    click.echo(f"[{position}/{total}] {row.candidate}: {row.status} {detail} ({row.seconds:.1f} s)", err=True)
+
+
+@main.command("merge")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the merged results.")
+def merge(shards, out: Path) -> None:
+    """Combine the output folders of `grade batch --shard` runs into one leaderboard."""
+    from grader import batch as batching
+
+    try:
+        rows = batching.merge(list(shards), out)
+    except arguments.UsageProblem as e:
+        _fail(str(e))
+    click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
+
+
 def _cuda_available() -> bool:
     import torch
 

@@ -160,24 +160,31 @@ def _finite(value):
     return value
 
 
-def write_junit(run: RunResult, path: Path | str) -> None:
-    write_text(path, junit_text(run))
+def write_junit(run: RunResult, path: Path | str, candidate: str = "") -> None:
+    write_text(path, junit_text(run, candidate))
 
 
-def junit_text(run: RunResult) -> str:
-    """JUnit XML: one <testsuite> per exercise, one <testcase> per test (not run: a failure)."""
-    suites = ET.Element("testsuites", name="grader", tests=str(run.summary()["tests"]),
+def junit_text(run: RunResult, candidate: str = "") -> str:
+    """JUnit XML: one <testsuite> per exercise, one <testcase> per test (not run: a failure).
+    With `candidate`, suite names are `candidate/exercise` (merged files do not collide) and
+    points are properties: candidate, score and max_score per suite, points and earned per test."""
+    suites = ET.Element("testsuites", name=f"grader {candidate}".strip(), tests=str(run.summary()["tests"]),
                         time=f"{run.duration:.3f}")
     for ex in run.exercises:
         counts = ex.counts()
-        suite = ET.SubElement(suites, "testsuite", name=ex.id, tests=str(len(ex.tests)),
-                              failures=str(counts["fail"] + counts["not_run"]), errors=str(counts["error"] + bool(ex.error)),
-                              skipped=str(counts["skip"]), time=f"{ex.duration:.3f}")
+        suite = ET.SubElement(suites, "testsuite", name=f"{candidate}/{ex.id}" if candidate else ex.id,
+                              tests=str(len(ex.tests)), failures=str(counts["fail"] + counts["not_run"]),
+                              errors=str(counts["error"] + bool(ex.error)), skipped=str(counts["skip"]),
+                              time=f"{ex.duration:.3f}")
+        if candidate:
+            _properties(suite, candidate=candidate, score=f"{ex.score:g}", max_score=f"{ex.max_score:g}")
         if ex.error:
             ET.SubElement(suite, "error", message=_clean(ex.error))
         for t in ex.tests:
             case = ET.SubElement(suite, "testcase", classname=f"{ex.id}.{t.category}", name=t.name,
                                  time=f"{t.duration:.3f}")
+            if candidate:
+                _properties(case, points=f"{t.points:g}", earned=f"{t.earned:g}")
             if t.status in ("fail", "error", "not_run"):
                 tag = "error" if t.status == "error" else "failure"
                 node = ET.SubElement(case, tag, message=_clean(t.message.splitlines()[0] if t.message else t.status))
@@ -187,6 +194,12 @@ def junit_text(run: RunResult) -> str:
             if t.output:
                 ET.SubElement(case, "system-out").text = _clean(t.output)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _properties(parent: ET.Element, **values: str) -> None:
+    node = ET.SubElement(parent, "properties")
+    for name, value in values.items():
+        ET.SubElement(node, "property", name=name, value=_clean(value))
 
 
 def _clean(text: str) -> str:

@@ -64,6 +64,12 @@ class RunContext:
         self._trace_logs[exercise.id] = constraints.TraceLog()
         self._started[exercise.id] = clock.monotonic()
 
+    def grade_folder(self, submission: Path) -> None:
+        """Grade the submissions in folder `submission` from now on (the next candidate of a batch):
+        what earlier runs pinned is forgotten."""
+        self.settings.submission = Path(submission)
+        self._pinned.clear()
+
     def trace_log(self, exercise: Exercise) -> constraints.TraceLog:
         """What the operation traces of this exercise's current run have shown."""
         return self._trace_logs.setdefault(exercise.id, constraints.TraceLog())

@@ -7,16 +7,14 @@ fail and score at most MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
 import ast
-import atexit
-import multiprocessing
+import functools
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tempfile
 
-from grader import clock, credit, static_checks, variants
+from grader import clock, credit, parallel, static_checks, variants
 from grader.categories import CATEGORIES
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
@@ -100,35 +98,7 @@ def validate_all(exercises: list[Exercise], settings: Settings, seeds: tuple[int
                  jobs: int = 1) -> Iterator[Validation]:
     """Validate each exercise, yielded in the order given. With jobs > 1, that many processes
     validate at once, each with its own RunContext (and fork server) kept across its exercises."""
-    if jobs <= 1 or len(exercises) <= 1:
-        ctx = RunContext(settings)
-        try:
-            yield from (validate_exercise(exercise, ctx, seeds) for exercise in exercises)
-        finally:
-            ctx.close()
-        return
-    spawn = multiprocessing.get_context("spawn")  # never fork a process that holds torch and threads
-    pool = ProcessPoolExecutor(min(jobs, len(exercises)), mp_context=spawn, initializer=_start_job,
-                               initargs=(settings,))
-    try:
-        futures = [pool.submit(_validate_in_job, exercise, seeds) for exercise in exercises]
-        yield from (future.result() for future in futures)
-    finally:  # also when the caller stops early: what has not started never will
-        pool.shutdown(cancel_futures=True)
-
-
-_job_context: RunContext | None = None
-
-
-def _start_job(settings: Settings) -> None:
-    """In a validation process: its RunContext, closed when the process ends."""
-    global _job_context
-    _job_context = RunContext(settings)
-    atexit.register(_job_context.close)
-
-
-def _validate_in_job(exercise: Exercise, seeds: tuple[int, ...]) -> Validation:
-    return validate_exercise(exercise, _job_context, seeds)
+    yield from parallel.each_in_context(functools.partial(validate_exercise, seeds=seeds), exercises, settings, jobs)
 
 
 def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:

@@ -72,6 +72,11 @@ TINY_MUTANT = '"""Scales by 3 instead of 2."""\n\n\ndef scale(x):\n    return 3 
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     """A project folder with one quick exercise (90_scale), its reference and one mutant."""
+    return make_tiny_project(tmp_path)
+
+
+def make_tiny_project(tmp_path: Path) -> Path:
+    """Write the tiny project into `tmp_path` (for fixtures of a wider scope) and return it."""
     ex = tmp_path / "exercises" / "90_scale"
     ex.mkdir(parents=True)
     (ex / "exercise.toml").write_text(TINY_TOML, encoding="utf-8")
