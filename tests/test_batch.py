@@ -144,3 +144,31 @@ def test_gradescope_and_junit_files_per_candidate(graded):
         assert props["candidate"] == name and float(props["score"]) == pytest.approx(summary["score"])
         earned = [float(p.get("value")) for p in suite.iter("property") if p.get("name") == "earned"]
         assert sum(earned) == pytest.approx(summary["score"])
+
+
+def test_a_candidate_the_grader_cannot_grade_is_an_error_row_ranked_last(context, tiny_project):
+    """No submission for any exercise (and no --exercise): error.txt and an error row, no crash."""
+    from grader import batch, leaderboard
+    from grader.discovery import discover
+
+    submissions = _write_candidates(tiny_project / "candidates", {"missing": None, "correct": "x = 1\n"}, copies=1)
+    plan = batch.Plan(tuple(discover(tiny_project / "exercises")), False, tiny_project / "out", "grade batch")
+    row = batch.grade_candidate((submissions / "c0_missing", plan), context)
+    assert row.status == "error" and "holds no submission" in row.error
+    assert "holds no submission" in (tiny_project / "out" / "c0_missing" / "error.txt").read_text()
+    graded = leaderboard.Row("c9_graded", "fail", 0.0, 4.0, {"90_scale": 0.0})
+    assert [r.candidate for r in leaderboard.ranked([row, graded])] == ["c9_graded", "c0_missing"]
+
+
+def test_shards_partition_the_candidates_in_name_order(tmp_path):
+    from grader import batch
+    from grader.arguments import UsageProblem
+
+    names = [f"c{k:02d}" for k in range(7)]
+    for name in names:
+        (tmp_path / name).mkdir()
+    shards = [[p.name for p in batch.candidates(tmp_path, batch.parse_shard(f"{i}/3"))] for i in range(3)]
+    assert shards == [names[0::3], names[1::3], names[2::3]]
+    for bad in ("3/3", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(UsageProblem):
+            batch.parse_shard(bad)
