@@ -75,6 +75,8 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     grade PATH [OPTIONS]      grade the submission of one exercise, or of every exercise under PATH
     grade list [PATH]         show the catalog
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
+    grade batch DIR           grade every candidate folder in DIR into a leaderboard
+    grade merge OUT... --out  combine `grade batch --shard` outputs into one leaderboard
     grade --version           the grader's version
 
     Exit status: 0 every graded test passed, 1 the candidate failed some, 2 the grader could not run

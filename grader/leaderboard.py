@@ -5,6 +5,7 @@ import csv
 import html
 import io
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,5 +92,5 @@ def _html(lines: list[list[str]]) -> str:
 
 def _cell(text: str, is_link: bool) -> str:
     if is_link and text:
-        return f'<td><a href="{html.escape(text)}">report</a></td>'
+        return f'<td><a href="{html.escape(urllib.parse.quote(text))}">report</a></td>'
     return f"<td>{html.escape(text)}</td>"
