@@ -1,4 +1,4 @@
-"""`grade batch` and `grade merge`: thirty generated candidates (correct, buggy, broken, empty,
+"""`grade batch` and `grade merge`: thirty-five generated candidates (correct, buggy, broken, empty,
 missing, hostile) graded with -j 2 through the command line into a leaderboard; resume; the
 shard/merge round trip; per-candidate JUnit XML and Gradescope files."""
 from __future__ import annotations
@@ -22,6 +22,7 @@ KINDS = {  # kind -> the 90_scale submission file it writes (None: no file at al
     "empty": "",
     "missing": None,
     "exits": "def scale(x):\n    raise SystemExit(0)\n",
+    "hostile": "import os\n\n\ndef scale(x):\n    os._exit(3)\n",
 }
 COPIES = 5
 
@@ -40,14 +41,14 @@ def _write_candidates(root: Path, kinds=KINDS, copies=COPIES) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The project, its 30 candidates, and `grade batch -j 2` run over them (wall time measured)."""
+    """The project, its 35 candidates, and `grade batch -j 2` run over them (wall time measured)."""
     project = make_tiny_project(tmp_path_factory.mktemp("batch"))
     submissions = _write_candidates(project / "candidates")
     start = time.monotonic()
     done = run_grade("batch", submissions, "--exercise", "90_scale", "-j", "2", "--out", project / "out",
                      cwd=project, timeout=600)
     seconds = time.monotonic() - start
-    print(f"\n30 candidates graded with -j 2 in {seconds:.1f} s")
+    print(f"\n{len(KINDS) * COPIES} candidates graded with -j 2 in {seconds:.1f} s")
     return project, done, seconds
 
 
@@ -73,7 +74,7 @@ def test_batch_grades_every_candidate_into_a_ranked_leaderboard(graded):
     assert len(maximum) == 1 and float(maximum.pop()) > 0  # every candidate graded on the same tests
     full = rows[0]["max_score"]
     assert by_kind["correct"] == {("pass", full, full)}
-    for kind in ("syntax", "empty", "missing", "exits"):
+    for kind in ("syntax", "empty", "missing", "exits", "hostile"):
         assert by_kind[kind] == {("fail", "0", full)}, (kind, by_kind[kind])
     (buggy,) = by_kind["buggy"]
     assert buggy[0] == "fail" and float(buggy[1]) < float(full)
