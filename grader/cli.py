@@ -1,4 +1,4 @@
-"""The `grade` command: `grade PATH` grades; `grade list` and `grade validate` are subcommands."""
+"""The `grade` command: `grade PATH` grades; list, validate, init, hint and progress are subcommands."""
 from __future__ import annotations
 
 import json
@@ -78,6 +78,8 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     grade PATH [OPTIONS]      grade the submission of one exercise, or of every exercise under PATH
     grade list [PATH]         show the catalog
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
+    grade init DIR            a practice workspace of fresh stubs; inside it `grade ID` grades DIR/ID
+    grade hint ID             the exercise's next hint;  grade progress: what practice shows so far
     grade --version           the grader's version
 
     Exit status: 0 every graded test passed, 1 the candidate failed some, 2 the grader could not run
