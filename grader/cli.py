@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from grader import arguments, hints, progress, workspace
-from grader.discovery import ExerciseError, discover
+from grader.discovery import DIFFICULTIES, ExerciseError, discover
 
 EXIT_GRADER_ERROR = 2
 OUTPUT_OPTIONS = ("--json", "--junit", "--report")
@@ -268,6 +268,29 @@ def show_progress(exercises, db, export) -> None:
         results.write_text(export, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     if str(export) != arguments.STDOUT:
         console.print_progress(data)
+
+
+@main.command("drill")
+@click.option("--tag", help="Only exercises with this tag (see exercise.toml).")
+@click.option("--difficulty", type=click.Choice(DIFFICULTIES), help="Only exercises of this difficulty.")
+@click.option("--lang", type=click.Choice(sorted(hints.LABELS)), default="en", show_default=True)
+@click.option("--db", type=click.Path(path_type=Path), help="Progress database to choose from.")
+def drill(tag, difficulty, lang, db) -> None:
+    """Inside a workspace: choose the next exercise (weakest tags first, then easiest), give it a
+    fresh stub (earlier work kept as solution.prev.py) and show its statement."""
+    from grader import mastery
+
+    space = workspace.find(Path.cwd())
+    if space is None:
+        _fail("grade drill runs inside a workspace: `grade init DIR`, then cd DIR")
+    found, conn = _learner(None, None, db)
+    chosen = mastery.pick(conn, found, tag, difficulty)
+    if chosen is None:
+        _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
+    workspace.fresh_stub(space, chosen, replace=True)
+    click.echo(f"{chosen.id} ({chosen.difficulty}): edit {space.root / chosen.id / 'solution.py'}, then "
+               f"`grade {chosen.id}`; `grade hint {chosen.id}` when stuck\n")
+    click.echo(hints.statement(chosen.path / "README.md", lang))
 
 
 def _learner(exercise_id, exercises, db):

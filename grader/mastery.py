@@ -18,7 +18,7 @@ def summary(conn: sqlite3.Connection, exercises: list[Exercise]) -> dict:
         "streak_days": streak(conn, clock.now_iso()[:10]),
         "exercises": per_exercise,
         "tags": tags,
-        "next": next_exercise(exercises, best, tags),
+        "next": next_exercise(exercises, best, tags, {i: row["last"] for i, row in per_exercise.items()}),
     }
 
 
@@ -55,13 +55,24 @@ def tag_mastery(exercises: list[Exercise], best: dict, per_exercise: dict) -> di
             for tag, ids in sorted(grouped.items())}
 
 
-def next_exercise(exercises: list[Exercise], best: dict, tags: dict) -> str | None:
-    """The exercise to drill next: not yet fully passed, weakest tag first, then easiest, then by id."""
-    open_ones = [e for e in exercises if best[e.id] < 1.0] or list(exercises)
+def next_exercise(exercises: list[Exercise], best: dict, tags: dict, last: dict) -> str | None:
+    """The exercise to drill next: one not yet fully passed (weakest tag first, then easiest, then by
+    id); when every one is passed, the one practised longest ago."""
+    open_ones = [e for e in exercises if best[e.id] < 1.0]
     if not open_ones:
-        return None
+        return min(exercises, key=lambda e: (last.get(e.id, ""), e.id)).id if exercises else None
 
     def key(e: Exercise):
         weakest = min((tags[t]["mastery"] for t in e.tags), default=best[e.id])
         return weakest, DIFFICULTIES.index(e.difficulty), e.id
     return min(open_ones, key=key).id
+
+
+def pick(conn: sqlite3.Connection, exercises: list[Exercise], tag: str | None, difficulty: str | None):
+    """`grade drill`'s choice among the exercises with `tag` and `difficulty` (None: any), or None."""
+    data = summary(conn, exercises)
+    chosen = [e for e in exercises if (tag is None or tag in e.tags) and difficulty in (None, e.difficulty)]
+    best = {e.id: data["exercises"].get(e.id, {}).get("best_ratio", 0.0) for e in exercises}
+    last = {i: row["last"] for i, row in data["exercises"].items()}
+    found = next_exercise(chosen, best, data["tags"], last)
+    return next((e for e in chosen if e.id == found), None)

@@ -40,10 +40,14 @@ def create(folder: Path, exercises: Path, db: Path | None) -> tuple[Workspace, l
 
 
 def fresh_stub(space: Workspace, exercise, replace: bool = False) -> bool:
-    """Copy the exercise's stub to <workspace>/<id>/solution.py (unless one is there and not `replace`)."""
+    """Copy the exercise's stub to <workspace>/<id>/solution.py (unless one is there and not `replace`;
+    replaced, earlier work that is not the stub is kept as solution.prev.py)."""
     target = space.root / exercise.id / "solution.py"
-    if target.exists() and not replace:
-        return False
+    if target.exists():
+        if not replace:
+            return False
+        if target.read_bytes() != exercise.stub.read_bytes():
+            target.replace(target.with_name("solution.prev.py"))
     target.parent.mkdir(exist_ok=True)
     shutil.copyfile(exercise.stub, target)
     return True

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GRADE, TINY_REFERENCE, TINY_STUB
-from grader import progress
+from grader import mastery, progress
+from grader.discovery import Exercise
 
 HINTS_README = """# Scale
 
@@ -128,3 +129,45 @@ def test_hints_revealed_one_level_at_a_time_and_recorded(tiny_project, tmp_path)
 def test_hint_for_an_unknown_exercise_is_refused(tiny_project, tmp_path):
     p = grade("hint", "99_nothing", "--exercises", tiny_project / "exercises", "--db", tmp_path / "p.db", cwd=tmp_path)
     assert p.returncode == 2 and "no exercise '99_nothing'" in p.stderr
+
+
+def test_drill_gives_a_fresh_stub_keeps_earlier_work_and_shows_the_statement(tiny_project, tmp_path):
+    ws, db = tmp_path / "ws", tmp_path / "p.db"
+    assert grade("init", ws, "--exercises", tiny_project / "exercises", "--db", db, cwd=tmp_path).returncode == 0
+    (ws / "90_scale" / "solution.py").write_text("# my earlier try\n")
+    p = grade("drill", "--difficulty", "easy", cwd=ws)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("90_scale (easy)") and "Implement `scale(x)`" in p.stdout
+    assert (ws / "90_scale" / "solution.py").read_text() == TINY_STUB
+    assert (ws / "90_scale" / "solution.prev.py").read_text() == "# my earlier try\n"
+    p = grade("drill", "--difficulty", "hard", cwd=ws)
+    assert p.returncode == 2 and "no exercise has" in p.stderr
+    assert grade("drill", cwd=tmp_path).returncode == 2  # outside a workspace
+
+
+def _exercise(ident: str, difficulty: str, tags: tuple) -> Exercise:
+    return Exercise(id=ident, path=Path(ident), title=ident, title_zh=ident, sources=(), difficulty=difficulty, tags=tags)
+
+
+def test_next_exercise_weakest_tag_first_then_easiest_then_longest_ago():
+    catalog = [_exercise("a", "hard", ("cnn",)), _exercise("b", "medium", ("attention",)),
+               _exercise("c", "easy", ("attention",)), _exercise("d", "easy", ("cnn",))]
+    best = {"a": 0.0, "b": 0.0, "c": 1.0, "d": 1.0}  # cnn mastery 0.5, attention 0.5
+    tags = mastery.tag_mastery(catalog, best, {})
+    assert tags["cnn"]["mastery"] == tags["attention"]["mastery"] == 0.5
+    assert mastery.next_exercise(catalog, best, tags, {}) == "b"  # equal tags: the medium before the hard
+    best["b"] = 0.9  # attention now 0.95: cnn is the weakest
+    assert mastery.next_exercise(catalog, best, mastery.tag_mastery(catalog, best, {}), {}) == "a"
+    done = dict.fromkeys(best, 1.0)
+    last = {"a": "2026-11-03", "b": "2026-11-01", "c": "2026-11-02", "d": "2026-11-04"}
+    assert mastery.next_exercise(catalog, done, mastery.tag_mastery(catalog, done, {}), last) == "b"
+
+
+def test_streak_counts_consecutive_days_ending_today_or_yesterday(tmp_path):
+    conn = progress.connect(tmp_path / "p.db")
+    for n, day in enumerate(["2026-11-25", "2026-11-27", "2026-11-28", "2026-11-28"]):
+        progress.record(conn, [progress.Attempt("x", day, f"{day}T10:00:0{n}+00:00", 1, 1, 1, "pass", 0, "h")])
+    assert mastery.streak(conn, "2026-11-28") == 2
+    assert mastery.streak(conn, "2026-11-29") == 2  # nothing yet today: the streak still stands
+    assert mastery.streak(conn, "2026-11-30") == 0
+    conn.close()
