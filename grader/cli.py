@@ -288,6 +288,7 @@ def drill(tag, difficulty, lang, db) -> None:
     if chosen is None:
         _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
     workspace.fresh_stub(space, chosen, replace=True)
+    progress.start_timer(conn, chosen.id)
     click.echo(f"{chosen.id} ({chosen.difficulty}): edit {space.root / chosen.id / 'solution.py'}, then "
                f"`grade {chosen.id}`; `grade hint {chosen.id}` when stuck\n")
     click.echo(hints.statement(chosen.path / "README.md", lang))

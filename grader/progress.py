@@ -5,6 +5,7 @@ a `grade` killed mid-write leaves no partial attempt, and concurrent writers wai
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import sqlite3
@@ -31,6 +32,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ("""CREATE TABLE hints (
             exercise TEXT NOT NULL, level INTEGER NOT NULL, revealed_at TEXT NOT NULL,
             PRIMARY KEY (exercise, level))""",),
+    ("CREATE TABLE timers (exercise TEXT PRIMARY KEY, started_at TEXT NOT NULL)",),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -114,6 +116,8 @@ def _insert_attempt(conn: sqlite3.Connection, a: Attempt) -> int:
     if cursor.rowcount == 0:
         return 0
     _insert_categories(conn, cursor.lastrowid, a.categories)
+    if a.status == "pass":  # the drill is done: a later attempt times itself
+        conn.execute("DELETE FROM timers WHERE exercise = ?", (a.exercise,))
     return 1
 
 
@@ -131,15 +135,27 @@ def reveal_hint(conn: sqlite3.Connection, exercise: str, level: int) -> None:
                  (exercise, level, clock.now_iso()))
 
 
+def start_timer(conn: sqlite3.Connection, exercise: str) -> None:
+    """`grade drill` began `exercise` now: its attempts count their time from here until one passes."""
+    conn.execute("INSERT OR REPLACE INTO timers (exercise, started_at) VALUES (?, ?)", (exercise, clock.now_iso()))
+
+
 def attempts_from_run(run, conn: sqlite3.Connection) -> list[Attempt]:
-    """The attempts a grading run made (exercises graded pass or fail)."""
+    """The attempts a grading run made (exercises graded pass or fail). started_at and seconds run
+    from the drill's start when one is timing the exercise, else they are the grading's own."""
     finished = clock.now_iso()
     seed = run.settings.get("seed")
-    return [Attempt(exercise=e.id, started_at=run.started_at, finished_at=finished, seconds=e.duration,
+    timers = dict(conn.execute("SELECT exercise, started_at FROM timers"))
+    return [Attempt(exercise=e.id, started_at=timers.get(e.id, run.started_at), finished_at=finished,
+                    seconds=_elapsed(timers[e.id], finished) if e.id in timers else e.duration,
                     score=e.score, max_score=e.max_score, status=e.status, seed=seed,
                     submission_sha256=_sha256(e.submission), hints_used=hints_used(conn, e.id),
                     categories=_categories(e))
             for e in run.exercises if e.status in RECORDED_STATUSES]
+
+
+def _elapsed(start: str, end: str) -> float:
+    return (datetime.datetime.fromisoformat(end) - datetime.datetime.fromisoformat(start)).total_seconds()
 
 
 def _categories(exercise_result) -> dict:

@@ -35,10 +35,10 @@ def test_schema_created_from_version_0_in_wal_mode(tmp_path):
     db = tmp_path / "p.db"
     sqlite3.connect(db).close()  # an empty database: user_version 0
     conn = progress.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == progress.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == progress.SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"attempts", "attempt_categories", "hints"} <= tables
+    assert {"attempts", "attempt_categories", "hints", "timers"} <= tables
     conn.close()
 
 
@@ -52,7 +52,7 @@ def test_migration_from_version_1_keeps_attempts(tmp_path):
                 " submission_sha256) VALUES ('a', 's', 'f', 1, 1, 1, 'pass', 0, 'x')")
     old.close()
     conn = progress.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == progress.SCHEMA_VERSION
     assert conn.execute("SELECT exercise, hints_used FROM attempts").fetchall() == [("a", 0)]
     progress.reveal_hint(conn, "a", 1)
     assert progress.hints_used(conn, "a") == 1
@@ -117,3 +117,25 @@ def test_writer_killed_mid_transaction_leaves_no_partial_attempt(tmp_path):
     assert progress.record(conn, [_attempt(7)]) == 1
     conn.close()
     assert _counts(db) == (2, 4, "ok")
+
+
+def test_a_drill_timer_times_attempts_until_one_passes(tmp_path, monkeypatch):
+    from grader import clock
+    from grader.results import ExerciseResult, RunResult, TestResult
+
+    def run(status: str) -> RunResult:
+        test = TestResult("t", "t", "shape", status, earned=float(status == "pass"))
+        result = ExerciseResult("90_scale", "S", "S", "easy", str(tmp_path / "s.py"), status=status, duration=2.0,
+                                tests=[test])
+        return RunResult(started_at="2026-11-29T10:00:00+00:00", settings={"seed": 4}, environment={},
+                         exercises=[result])
+    conn = progress.connect(tmp_path / "p.db")
+    monkeypatch.setattr(clock, "now_iso", lambda: "2026-11-29T09:00:00+00:00")
+    progress.start_timer(conn, "90_scale")
+    for minute, status in ((10, "fail"), (25, "pass"), (40, "pass")):
+        monkeypatch.setattr(clock, "now_iso", lambda m=minute: f"2026-11-29T10:{m}:00+00:00")
+        progress.record(conn, progress.attempts_from_run(run(status), conn))
+    rows = conn.execute("SELECT started_at, seconds, status, seed FROM attempts ORDER BY id").fetchall()
+    assert rows == [("2026-11-29T09:00:00+00:00", 4200.0, "fail", 4), ("2026-11-29T09:00:00+00:00", 5100.0, "pass", 4),
+                    ("2026-11-29T10:00:00+00:00", 2.0, "pass", 4)]  # after the pass: the grading's own time
+    conn.close()

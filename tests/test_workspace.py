@@ -140,6 +140,9 @@ def test_drill_gives_a_fresh_stub_keeps_earlier_work_and_shows_the_statement(tin
     assert p.stdout.startswith("90_scale (easy)") and "Implement `scale(x)`" in p.stdout
     assert (ws / "90_scale" / "solution.py").read_text() == TINY_STUB
     assert (ws / "90_scale" / "solution.prev.py").read_text() == "# my earlier try\n"
+    conn = progress.connect(db)
+    assert [e for e, in conn.execute("SELECT exercise FROM timers")] == ["90_scale"]  # the drill's timer runs
+    conn.close()
     p = grade("drill", "--difficulty", "hard", cwd=ws)
     assert p.returncode == 2 and "no exercise has" in p.stderr
     assert grade("drill", cwd=tmp_path).returncode == 2  # outside a workspace
