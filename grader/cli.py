@@ -1,6 +1,7 @@
-"""The `grade` command: `grade PATH` grades; `grade list` and `grade validate` are subcommands."""
+"""The `grade` command: `grade PATH` grades; list, validate, init, hint and progress are subcommands."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from grader import arguments
-from grader.discovery import ExerciseError, discover
+from grader import arguments, hints, progress, workspace
+from grader.discovery import DIFFICULTIES, ExerciseError, discover
 
 EXIT_GRADER_ERROR = 2
 OUTPUT_OPTIONS = ("--json", "--junit", "--report")
@@ -67,8 +68,10 @@ def main() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
 @click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+@click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
+                                                            f"(default: ${progress.DB_ENV}, else the workspace's).")
 def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
-          junit, select, verbose):
+          junit, select, verbose, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -77,6 +80,8 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
     grade batch DIR           grade every candidate folder in DIR into a leaderboard
     grade merge OUT... --out  combine `grade batch --shard` outputs into one leaderboard
+    grade init DIR            a practice workspace of fresh stubs; inside it `grade ID` grades DIR/ID
+    grade hint ID             the exercise's next hint;  grade progress: what practice shows so far
     grade --version           the grader's version
 
     Exit status: 0 every graded test passed, 1 the candidate failed some, 2 the grader could not run
@@ -85,6 +90,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     from grader import console
 
     try:
+        path, submission, db = _in_workspace(path, submission, db)
         exercises, settings, outputs = _checked(path, submission, solutions, device, seed, timeout, memory_mb,
                                                 isolation, screen, select, (json_path, junit, report))
     except (arguments.UsageProblem, ExerciseError) as e:
@@ -107,7 +113,27 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
         click.echo(f"grade: {problem}", err=True)
+    _record(run, db)
     sys.exit(EXIT_GRADER_ERROR if problems else run.exit_code)
+
+
+def _in_workspace(path: Path, submission, db):
+    """Inside a workspace (see grader/workspace.py) PATH names the learner's copy; the database is
+    checked writable now, not after the run."""
+    space = workspace.find(Path.cwd())
+    if space is not None:
+        path, submission = workspace.target(space, path, submission)
+    db = workspace.database(db, space)
+    return path, submission, db if db is None else arguments.writable("--db", db)
+
+
+def _record(run, db) -> None:
+    """Record the attempts in the progress database; a failure to record is reported, not a verdict."""
+    if db is not None:
+        try:
+            progress.record_run(run, db)
+        except (OSError, progress.sqlite3.Error) as e:
+            click.echo(f"grade: could not record progress in {db}: {e}", err=True)
 
 
 def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
@@ -249,6 +275,95 @@ def merge(shards, out: Path) -> None:
     except arguments.UsageProblem as e:
         _fail(str(e))
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
+
+
+@main.command("init")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--exercises", type=click.Path(path_type=Path), default="exercises", show_default=True,
+              help="The project's exercises folder.")
+@click.option("--db", type=click.Path(path_type=Path), help="Progress database (default: the user's data folder).")
+def init(folder: Path, exercises: Path, db) -> None:
+    """Make FOLDER a practice workspace: a fresh copy of every stub as FOLDER/<id>/solution.py."""
+    try:
+        space, copied = workspace.create(folder, exercises, db and arguments.writable("--db", db))
+    except (ExerciseError, arguments.UsageProblem, OSError) as e:
+        _fail(str(e))
+    click.echo(f"workspace {space.root}: {len(copied)} fresh stubs; progress in {space.db}")
+    click.echo(f"edit {space.root}/<id>/solution.py, then run `grade <id>` there")
+
+
+@main.command("hint")
+@click.argument("exercise_id")
+@click.option("--lang", type=click.Choice(sorted(hints.LABELS)), default="en", show_default=True)
+@click.option("--exercises", type=click.Path(path_type=Path), help="Exercises folder (default: the workspace's).")
+@click.option("--db", type=click.Path(path_type=Path), help="Progress database that remembers the hints shown.")
+def hint(exercise_id: str, lang: str, exercises, db) -> None:
+    """Reveal EXERCISE_ID's next hint (concept, then interface, then the key line); recorded."""
+    exercise, conn = _learner(exercise_id, exercises, db)
+    found = hints.read_hints(exercise.path / "README.md", lang)
+    if not found:
+        _fail(f"{exercise.id} has no {hints.LABELS[lang]} blocks in its README")
+    level = min(progress.hints_used(conn, exercise.id) + 1, len(found))
+    progress.reveal_hint(conn, exercise.id, level)
+    summary, body = found[level - 1]
+    click.echo(f"{exercise.id} {summary} ({level}/{len(found)})\n\n{body}")
+    if level == len(found):
+        click.echo("\n(that was the last hint)")
+
+
+@main.command("progress")
+@click.option("--exercises", type=click.Path(path_type=Path), help="Exercises folder (default: the workspace's).")
+@click.option("--db", type=click.Path(path_type=Path), help="Progress database to read.")
+@click.option("--export", type=click.Path(path_type=Path), help="Also write the summary as JSON here ('-': stdout).")
+def show_progress(exercises, db, export) -> None:
+    """Summarise practice so far: attempts, best scores, streak, per-tag mastery, what to drill next."""
+    from grader import console, mastery, results
+
+    found, conn = _learner(None, exercises, db)
+    data = mastery.summary(conn, found)
+    if export is not None:
+        results.write_text(export, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if str(export) != arguments.STDOUT:
+        console.print_progress(data)
+
+
+@main.command("drill")
+@click.option("--tag", help="Only exercises with this tag (see exercise.toml).")
+@click.option("--difficulty", type=click.Choice(DIFFICULTIES), help="Only exercises of this difficulty.")
+@click.option("--lang", type=click.Choice(sorted(hints.LABELS)), default="en", show_default=True)
+@click.option("--db", type=click.Path(path_type=Path), help="Progress database to choose from.")
+def drill(tag, difficulty, lang, db) -> None:
+    """Inside a workspace: choose the next exercise (weakest tags first, then easiest), give it a
+    fresh stub (earlier work kept as solution.prev.py) and show its statement."""
+    from grader import mastery
+
+    space = workspace.find(Path.cwd())
+    if space is None:
+        _fail("grade drill runs inside a workspace: `grade init DIR`, then cd DIR")
+    found, conn = _learner(None, None, db)
+    chosen = mastery.pick(conn, found, tag, difficulty)
+    if chosen is None:
+        _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
+    workspace.fresh_stub(space, chosen, replace=True)
+    progress.start_timer(conn, chosen.id)
+    click.echo(f"{chosen.id} ({chosen.difficulty}): edit {space.root / chosen.id / 'solution.py'}, then "
+               f"`grade {chosen.id}`; `grade hint {chosen.id}` when stuck\n")
+    click.echo(hints.statement(chosen.path / "README.md", lang))
+
+
+def _learner(exercise_id, exercises, db):
+    """(the exercise named, or the whole catalog when exercise_id is None; an open progress database)."""
+    space = workspace.find(Path.cwd())
+    folder = Path(exercises or (space.exercises if space else "exercises"))
+    try:
+        found = discover(folder)
+        if exercise_id is not None:
+            found = next((e for e in found if e.id == exercise_id), None)
+            if found is None:
+                raise ExerciseError(f"no exercise {exercise_id!r} in {folder}")
+        return found, progress.connect(workspace.database(db, space) or progress.default_path())
+    except (ExerciseError, OSError, progress.sqlite3.Error) as e:
+        _fail(str(e))
 
 
 def _cuda_available() -> bool:

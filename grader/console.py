@@ -75,6 +75,19 @@ def print_catalog(exercises: list[Exercise]) -> None:
     click.echo(f"{len(exercises)} exercises")
 
 
+def print_progress(data: dict) -> None:
+    """The practice summary: attempts and streak, best score per exercise, per-tag mastery, what next."""
+    click.echo(f"{data['attempts']} attempts; streak {data['streak_days']} day(s)")
+    for ex, row in data["exercises"].items():
+        click.echo(f"  {ex}  best {row['best_score']:g}/{row['max_score']:g}  {row['attempts']} attempt(s)"
+                   f"  {row['hints_used']} hint(s)  last {row['last']}")
+    weak = sorted(data["tags"].items(), key=lambda item: (item[1]["mastery"], item[0]))
+    if weak:
+        click.echo("mastery by tag (weakest first): " + ", ".join(
+            f"{tag} {v['mastery']:.0%} ({v['tried']}/{v['of']} tried)" for tag, v in weak[:8]))
+    click.echo(f"drill next: {data['next'] or 'nothing left'}")
+
+
 def print_validation(v: Validation) -> None:
     click.echo(click.style(f"\n{v.exercise}", bold=True) + ("  ok" if v.ok else click.style("  FAILED", fg="red")))
     for c in v.checks:
