@@ -9,7 +9,6 @@ import datetime
 import hashlib
 import os
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +84,7 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as e:
             if "locked" not in str(e) or clock.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+            clock.sleep(0.01)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
