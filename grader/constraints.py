@@ -40,7 +40,6 @@ class TraceLog:
     """What the traces of one exercise's run showed: forbidden operators and dead traces, by request."""
 
     violations: list[str] = field(default_factory=list)
-    traced: int = 0
 
 
 def judge_trace(trace, nonce: str, patterns: tuple[str, ...], label: str) -> str | None:

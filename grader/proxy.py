@@ -174,7 +174,6 @@ class Candidate:
 
     def _judge_trace(self, reply, nonce: str, label: str) -> None:
         __tracebackhide__ = True
-        self._trace_log.traced += 1
         trace = reply.get("trace") if type(reply) is dict else None
         problem = constraints.judge_trace(trace, nonce, tuple(self._config.forbidden_ops), label)
         if problem:
