@@ -1,8 +1,9 @@
 """`grade validate`: every exercise proves itself. Its files and names agree, its reference
 passes its whole suite on every seed asked for, its stub fails cleanly, each of its mutants
-(known-wrong variants in tests/mutants/<id>/) fails at least one test, and value-free variants
+(known mistakes, tests/mutants/<id>.toml: `grader.mistakes`) fails at least one test, each of
+its correct alternatives (tests/alternatives/<id>/*.py) passes in full, and value-free variants
 (a constant output, a NaN output: `grader.variants`) and the mutants that reach a forbidden
-operation indirectly (`indirect_*.py`; also an exercise's own `constant_output`/`nan_output`)
+operation indirectly (`indirect_*`; also an exercise's own `constant_output`/`nan_output`)
 fail and score at most MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import tempfile
 
-from grader import clock, credit, parallel, static_checks, variants
+from grader import clock, credit, mistakes, parallel, static_checks, variants
 from grader.categories import CATEGORIES
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
@@ -50,8 +51,17 @@ APPENDIX = ".append.py"  # a mutant kept as code appended to the reference (it o
 
 
 def mutants_of(exercise: Exercise) -> list[Path]:
-    """The exercise's known-wrong variants, kept with the harness's tests."""
+    """The exercise's known-wrong variants kept as whole files (being moved into mistakes data)."""
     return sorted((exercise.root / "tests" / "mutants" / exercise.id).glob("*.py"))
+
+
+def alternatives_of(exercise: Exercise) -> list[Path]:
+    """Correct solutions kept in idioms the reference does not use; each must pass in full."""
+    return sorted((exercise.root / "tests" / "alternatives" / exercise.id).glob("*.py"))
+
+
+def mistakes_of(exercise: Exercise) -> list[mistakes.Mistake]:
+    return mistakes.load(mistakes.path_for(exercise.root, exercise.id))
 
 
 def mutant_name(mutant: Path) -> str:
@@ -84,11 +94,14 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
         result, seconds = _timed(lambda: grade_exercise(exercise, ctx, exercise.stub))
         v.checks.append(_stub_check(result, seconds))
         mutants = mutants_of(exercise)
-        if not mutants:
-            v.checks.append(Check("mutants", False, f"no mutants in tests/mutants/{exercise.id}/"))
+        known = _known_mistakes(exercise, v)
+        if not mutants and not known:
+            v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
         with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
             v.checks += [_check_mutant(exercise, ctx, m, Path(folder)) for m in mutants]
-        v.checks += _variant_checks(exercise, ctx, {mutant_name(m) for m in mutants})
+            v.checks += [_check_mistake(exercise, ctx, m, Path(folder)) for m in known]
+        v.checks += _alternative_checks(exercise, ctx)
+        v.checks += _variant_checks(exercise, ctx, {mutant_name(m) for m in mutants} | {m.name for m in known})
     finally:
         ctx.settings.seed = original_seed
     return v
@@ -109,6 +122,50 @@ def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Pat
     if scored:
         return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)
     return _mutant_check(mutant, result, seconds)
+
+
+def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]:
+    """The exercise's mistakes data; a file that cannot be read or an entry without both
+    sentences is a failed check."""
+    try:
+        known = mistakes_of(exercise)
+    except mistakes.MistakeError as e:
+        v.checks.append(Check("mutants", False, str(e)))
+        return []
+    problems = [p for m in known for p in m.problems()]
+    if problems:
+        v.checks.append(Check("mutants", False, "; ".join(problems)))
+    return known
+
+
+def _check_mistake(exercise: Exercise, ctx: RunContext, mistake: mistakes.Mistake, folder: Path) -> Check:
+    """Like _check_mutant, for a mistake kept as edits of the reference (which must still apply)."""
+    name = f"mutant {mistake.name}"
+    try:
+        submission = mistakes.write(mistake, ctx.reference_path(exercise), folder)
+    except mistakes.MistakeError as e:
+        return Check(name, False, str(e))
+    scored = mistake.name.startswith("indirect_") or mistake.name in VALUELESS
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
+    if scored:
+        return _scored_check(name, result, seconds)
+    return _caught_check(name, mistake.en, result, seconds)
+
+
+def _alternative_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
+    """Every kept alternative passes every test; an exercise keeps at least one."""
+    paths = alternatives_of(exercise)
+    if not paths:
+        return [Check("alternatives", False, f"no correct alternative in tests/alternatives/{exercise.id}/")]
+    checks = []
+    for path in paths:
+        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, own_files=True))
+        bad = [t for t in result.tests if t.status != "pass"]
+        detail = result.error or ("; ".join(f"{t.name}: {t.status}: {_first_line(t.message)}" for t in bad)
+                                  or f"{len(result.tests)} tests pass")
+        checks.append(Check(f"alternative {path.stem}", not result.error and not bad and bool(result.tests),
+                            detail, seconds))
+    return checks
 
 
 def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> list[Check]:
@@ -217,11 +274,13 @@ def _stub_check(result: ExerciseResult, seconds: float) -> Check:
 
 
 def _mutant_check(mutant: Path, result: ExerciseResult, seconds: float) -> Check:
-    name = f"mutant {mutant_name(mutant)}"
+    return _caught_check(f"mutant {mutant_name(mutant)}", _docstring(mutant), result, seconds)
+
+
+def _caught_check(name: str, about: str, result: ExerciseResult, seconds: float) -> Check:
     if result.error:
         return Check(name, False, f"the grader could not run it: {result.error}", seconds)
     caught = [t for t in result.tests if t.status in ("fail", "error") and t.message != credit.NOT_CREDITED]
-    about = _docstring(mutant)
     if not caught:
         return Check(name, False, f"NOT caught: every test passed ({about})", seconds)
     return Check(name, True, f"caught by {caught[0].name} ({about})", seconds)
