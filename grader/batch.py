@@ -21,6 +21,7 @@ class Plan:
     chosen: bool  # True: every candidate is graded on all `exercises`; False: on those it submitted
     out: Path
     command: str
+    audience: str = "grader"  # "candidate": hidden tests' details left out of every output
 
 
 def candidates(submissions: Path, shard: tuple[int, int] = (0, 1)) -> list[Path]:
@@ -91,7 +92,7 @@ def grade_candidate(task: tuple[Path, Plan], ctx: RunContext) -> leaderboard.Row
     out = plan.out / folder.name
     shutil.rmtree(out, ignore_errors=True)
     try:
-        run = _graded(folder, plan, ctx)
+        run = results.for_audience(_graded(folder, plan, ctx), plan.audience)
         results.write_junit(run, out / "junit.xml", candidate=folder.name)
         gradescope.write_gradescope(run, out / "gradescope.json")
         from grader.report import write_report

@@ -68,10 +68,12 @@ def main() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
 @click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+@click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
+              help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
                                                             f"(default: ${progress.DB_ENV}, else the workspace's).")
 def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
-          junit, select, verbose, db):
+          junit, select, verbose, audience, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -80,6 +82,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
     grade batch DIR           grade every candidate folder in DIR into a leaderboard
     grade merge OUT... --out  combine `grade batch --shard` outputs into one leaderboard
+    grade pack IDS... --out   the folder a candidate receives (no solution, no hidden test)
     grade init DIR            a practice workspace of fresh stubs; inside it `grade ID` grades DIR/ID
     grade hint ID             the exercise's next hint;  grade progress: what practice shows so far
     grade --version           the grader's version
@@ -106,6 +109,10 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         ctx.close()
     if not run.exercises:
         _fail(f"-k {select!r} selects no test of {_exercises_phrase(exercises)}")
+    _record(run, db)
+    from grader import results
+
+    run = results.for_audience(run, audience)
     problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
     try:
         console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
@@ -113,7 +120,6 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
         click.echo(f"grade: {problem}", err=True)
-    _record(run, db)
     sys.exit(EXIT_GRADER_ERROR if problems else run.exit_code)
 
 
@@ -235,8 +241,10 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default="batch-out", show_default=True,
               help="Output folder: OUT/<candidate>/ and OUT/leaderboard.csv|html.")
 @click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
+@click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
+              help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--screen/--no-screen", default=True, hidden=True)
-def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, screen) -> None:
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, screen) -> None:
     """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
 
     A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
@@ -247,15 +255,26 @@ def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs
     try:
         folders = batching.candidates(submissions, batching.parse_shard(shard))
         plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
-                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]))
+                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience)
         settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
                             screen=screen)
         batching.check_references(plan, settings)
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
     rows = batching.run_batch(folders, plan, settings, jobs, report=_batch_line)
+    _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
     sys.exit(EXIT_GRADER_ERROR if any(r.status == "error" for r in rows) else 0)
+
+
+def _job_summary(rows) -> None:
+    """In GitHub Actions, the leaderboard also goes to the job's summary page."""
+    from grader import job_summary
+
+    try:
+        job_summary.append(rows)
+    except OSError as e:
+        click.echo(f"grade: could not write the job summary: {e}", err=True)
 
 
 def _batch_line(row, position: int, total: int) -> None:
@@ -274,7 +293,29 @@ def merge(shards, out: Path) -> None:
         rows = batching.merge(list(shards), out)
     except arguments.UsageProblem as e:
         _fail(str(e))
+    _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
+
+
+@main.command("pack")
+@click.argument("exercise_ids", nargs=-1, required=True, metavar="IDS...")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New (or empty) folder for the pack.")
+@click.option("--exercises", "exercises_path", type=click.Path(path_type=Path), default="exercises", show_default=True,
+              help="Folder of exercises.")
+@click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions (never packed).")
+def pack(exercise_ids, out: Path, exercises_path, solutions) -> None:
+    """Write the folder a candidate receives for IDS: statements, stubs, public tests (no solution,
+    no hidden test)."""
+    from grader import batch as batching, pack as packing
+    from grader.session import RunContext, Settings
+
+    try:
+        chosen = list(batching.select(discover(exercises_path), tuple(exercise_ids)))
+        probe = RunContext(Settings(solutions=arguments.directory("--solutions", solutions)))
+        files = packing.pack(chosen, [probe.reference_path(e) for e in chosen], out)
+    except (arguments.UsageProblem, ExerciseError, OSError) as e:
+        _fail(str(e))
+    click.echo(f"{len(chosen)} exercises, {len(files)} files: {out}")
 
 
 @main.command("init")
