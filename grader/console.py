@@ -79,12 +79,15 @@ def print_progress(data: dict) -> None:
     """The practice summary: attempts and streak, best score per exercise, per-tag mastery, what next."""
     click.echo(f"{data['attempts']} attempts; streak {data['streak_days']} day(s)")
     for ex, row in data["exercises"].items():
+        review = f"  review {row['due']}" if "due" in row else ""
         click.echo(f"  {ex}  best {row['best_score']:g}/{row['max_score']:g}  {row['attempts']} attempt(s)"
-                   f"  {row['hints_used']} hint(s)  last {row['last']}")
+                   f"  {row['hints_used']} hint(s)  last {row['last']}{review}")
     weak = sorted(data["tags"].items(), key=lambda item: (item[1]["mastery"], item[0]))
     if weak:
         click.echo("mastery by tag (weakest first): " + ", ".join(
             f"{tag} {v['mastery']:.0%} ({v['tried']}/{v['of']} tried)" for tag, v in weak[:8]))
+    if data.get("due"):
+        click.echo("due for review: " + ", ".join(data["due"]))
     click.echo(f"drill next: {data['next'] or 'nothing left'}")
 
 
