@@ -134,12 +134,22 @@ def _in_workspace(path: Path, submission, db):
 
 
 def _record(run, db) -> None:
-    """Record the attempts in the progress database; a failure to record is reported, not a verdict."""
+    """Record the attempts in the progress database; a failure to record is reported, not a verdict.
+    During an interview whose time is up, say that this attempt does not count."""
+    from grader import interview
+
     if db is not None:
         try:
             progress.record_run(run, db)
+            conn = progress.connect(db)
+            under_way = interview.current(conn)
+            conn.close()
         except (OSError, progress.sqlite3.Error) as e:
             click.echo(f"grade: could not record progress in {db}: {e}", err=True)
+            return
+        if under_way is not None and interview.time_is_up(under_way):
+            click.echo(f"grade: the interview's time was up at {under_way.ends_at}: this attempt does not count; "
+                       "`grade drill --end` for the report", err=True)
 
 
 def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
@@ -340,7 +350,11 @@ def init(folder: Path, exercises: Path, db) -> None:
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database that remembers the hints shown.")
 def hint(exercise_id: str, lang: str, exercises, db) -> None:
     """Reveal EXERCISE_ID's next hint (concept, then interface, then the key line); recorded."""
+    from grader import interview
+
     exercise, conn = _learner(exercise_id, exercises, db)
+    if interview.current(conn) is not None:
+        _fail("no hints during an interview (`grade drill --end` ends it)")
     found = hints.read_hints(exercise.path / "README.md", lang)
     if not found:
         _fail(f"{exercise.id} has no {hints.LABELS[lang]} blocks in its README")
@@ -356,32 +370,50 @@ def hint(exercise_id: str, lang: str, exercises, db) -> None:
 @click.option("--exercises", type=click.Path(path_type=Path), help="Exercises folder (default: the workspace's).")
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database to read.")
 @click.option("--export", type=click.Path(path_type=Path), help="Also write the summary as JSON here ('-': stdout).")
-def show_progress(exercises, db, export) -> None:
-    """Summarise practice so far: attempts, best scores, streak, per-tag mastery, what to drill next."""
-    from grader import console, mastery, results
+@click.option("--html", type=click.Path(path_type=Path),
+              help="Write the HTML dashboard here (default in a workspace: its progress.html).")
+def show_progress(exercises, db, export, html) -> None:
+    """Summarise practice so far: attempts, best scores, streak, per-tag mastery, reviews due, what
+    to drill next; and write the HTML dashboard (charts, mastery, interviews)."""
+    from grader import console, dashboard, mastery, results
 
     found, conn = _learner(None, exercises, db)
     data = mastery.summary(conn, found)
     if export is not None:
         results.write_text(export, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    space = workspace.find(Path.cwd())
+    html = html or (space.root / "progress.html" if space else None)
+    if html is not None:
+        results.write_text(html, dashboard.render(conn, data))
     if str(export) != arguments.STDOUT:
         console.print_progress(data)
+        if html is not None and str(html) != arguments.STDOUT:
+            click.echo(f"dashboard: {html}")
 
 
 @main.command("drill")
 @click.option("--tag", help="Only exercises with this tag (see exercise.toml).")
 @click.option("--difficulty", type=click.Choice(DIFFICULTIES), help="Only exercises of this difficulty.")
 @click.option("--lang", type=click.Choice(sorted(hints.LABELS)), default="en", show_default=True)
+@click.option("--interview", "box", metavar="DURATION",
+              help="Interview mode: a set of exercises that fits DURATION (e.g. 45m, 1h), no hints, one report.")
+@click.option("--end", is_flag=True, help="End the interview under way and print its report.")
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database to choose from.")
-def drill(tag, difficulty, lang, db) -> None:
-    """Inside a workspace: choose the next exercise (weakest tags first, then easiest), give it a
-    fresh stub (earlier work kept as solution.prev.py) and show its statement."""
-    from grader import mastery
+def drill(tag, difficulty, lang, box, end, db) -> None:
+    """Inside a workspace: choose the next exercise (a review that is due, else new work: weakest
+    tags first, then easiest), give it a fresh stub (earlier work kept as solution.prev.py) and
+    show its statement. With --interview, a time-boxed set; --end closes it with its report."""
+    from grader import interview, mastery
 
     space = workspace.find(Path.cwd())
     if space is None:
         _fail("grade drill runs inside a workspace: `grade init DIR`, then cd DIR")
     found, conn = _learner(None, None, db)
+    under_way = interview.current(conn)
+    if end or box:
+        return _interview(space, found, conn, under_way, box, tag, difficulty, lang)
+    if under_way:
+        _fail(f"an interview is under way ({', '.join(under_way.exercises)}): `grade drill --end` first")
     chosen = mastery.pick(conn, found, tag, difficulty)
     if chosen is None:
         _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
@@ -390,6 +422,34 @@ def drill(tag, difficulty, lang, db) -> None:
     click.echo(f"{chosen.id} ({chosen.difficulty}): edit {space.root / chosen.id / 'solution.py'}, then "
                f"`grade {chosen.id}`; `grade hint {chosen.id}` when stuck\n")
     click.echo(hints.statement(chosen.path / "README.md", lang))
+
+
+def _interview(space, found, conn, under_way, box, tag, difficulty, lang) -> None:
+    """Start an interview (`box`) or end the one under way (print its report)."""
+    from grader import console, interview, mastery
+
+    if not box:
+        if under_way is None:
+            _fail("no interview is under way (start one with `grade drill --interview 45m`)")
+        return console.print_interview(interview.end(conn, under_way))
+    if under_way is not None:
+        _fail(f"an interview is already under way (ends {under_way.ends_at}): `grade drill --end` first")
+    try:
+        budget = interview.minutes(box)
+    except ValueError as e:
+        _fail(str(e))
+    chosen = interview.choose(mastery.queue(conn, found, tag, difficulty), budget)
+    if not chosen:
+        _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
+    started = interview.start(conn, chosen, budget)
+    for exercise in chosen:
+        workspace.fresh_stub(space, exercise, replace=True)
+    click.echo(f"interview: {len(chosen)} exercise(s), {budget} min, until {started.ends_at}; no hints. "
+               f"Grade each with `grade ID`; `grade drill --end` for the report.")
+    for exercise in chosen:
+        click.echo(f"\n== {exercise.id} ({exercise.difficulty}, {interview.MINUTES[exercise.difficulty]} min): "
+                   f"{space.root / exercise.id / 'solution.py'}\n")
+        click.echo(hints.statement(exercise.path / "README.md", lang))
 
 
 def _learner(exercise_id, exercises, db):

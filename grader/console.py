@@ -91,6 +91,16 @@ def print_progress(data: dict) -> None:
     click.echo(f"drill next: {data['next'] or 'nothing left'}")
 
 
+def print_interview(data: dict) -> None:
+    """An interview's report: per exercise, passed or not, minutes to the first pass, best score."""
+    click.echo(f"interview {data['id']}: {data['passed']}/{data['of']} passed "
+               f"({data['started_at']} to {data['ends_at']})")
+    for row in data["exercises"]:
+        when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
+        click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
+                   f"  {row['attempts']} attempt(s)")
+
+
 def print_validation(v: Validation) -> None:
     click.echo(click.style(f"\n{v.exercise}", bold=True) + ("  ok" if v.ok else click.style("  FAILED", fg="red")))
     for c in v.checks:

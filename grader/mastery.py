@@ -121,6 +121,17 @@ def ramp(exercises: list[Exercise], best: dict) -> int:
     return len(DIFFICULTIES) - 1
 
 
+def queue(conn: sqlite3.Connection, exercises: list[Exercise], tag: str | None, difficulty: str | None) -> list[Exercise]:
+    """Every exercise with `tag` and `difficulty`, in the order `grade drill` would offer them."""
+    chosen = [e for e in exercises if (tag is None or tag in e.tags) and difficulty in (None, e.difficulty)]
+    order = []
+    while chosen:
+        found = pick(conn, chosen, None, None)
+        order.append(found)
+        chosen = [e for e in chosen if e.id != found.id]
+    return order
+
+
 def pick(conn: sqlite3.Connection, exercises: list[Exercise], tag: str | None, difficulty: str | None):
     """`grade drill`'s choice among the exercises with `tag` and `difficulty` (None: any), or None."""
     data = summary(conn, exercises)
