@@ -36,7 +36,8 @@ class Attn(kit.Case):
     def build(self, candidate, reference):
         """Candidate and reference with the same random weights, the weights, x, kwargs, the generator."""
         g = self.generator()
-        cand, ref, sd = kit.twins(lambda lib: lib.SelfAttention(self.H * self.hd, self.H, bias=self.bias), candidate, reference, g)
+        cand, ref, sd = kit.twins(lambda lib: lib.SelfAttention(self.H * self.hd, self.H, bias=self.bias),
+                                  candidate, reference, g)
         return cand, ref, sd, *self.inputs(g), g
 
 
@@ -105,7 +106,8 @@ def test_matches_reference(candidate, reference, mask, case):
 @given_cases(attns(), replace=("mask",))
 def test_matches_torch_multihead_attention(candidate, reference, mask, case):
     cand, _, sd, x, kw, _ = case.build(candidate, reference)
-    assert_close(cand(x, **kw), mha_oracle(sd, x, case, kw), "output vs nn.MultiheadAttention", where=has_keys(kw, case.T))
+    assert_close(cand(x, **kw), mha_oracle(sd, x, case, kw), "output vs nn.MultiheadAttention",
+                 where=has_keys(kw, case.T))
 
 
 @pytest.mark.category("equivalence")
@@ -187,9 +189,8 @@ def test_finite_when_a_query_has_no_key(candidate, seed):
     """A fully padded sequence, and left padding under a causal mask, leave some queries
     without any key: their outputs (and all gradients) must still be finite."""
     x = torch.randn(3, 5, 8, generator=kit.generator(seed))
-    kpm = torch.zeros(3, 5, dtype=torch.bool)
-    kpm[0] = True  # everything padded
-    kpm[1, :2] = True  # left padding: with causal, queries 0 and 1 see no key
+    # row 0: everything padded; row 1: left padding (with causal, queries 0 and 1 see no key); row 2: none
+    kpm = torch.tensor([[True] * 5, [True] * 2 + [False] * 3, [False] * 5])
     for causal in (False, True):
         got = candidate.lib.grads(candidate.SelfAttention(8, 2), [x], {"key_padding_mask": kpm, "causal": causal})
         assert_finite(got["output"], f"output (causal={causal}) with fully masked queries")
