@@ -261,3 +261,47 @@ def test_grader_testing_still_offers_the_old_names():
     got = remote_ops.grads(module, [x], {}, grad_out)
     testing.assert_gradients_match(got, module, x, {}, grad_out)
     assert testing.TRAIN_TIMEOUT_FACTOR == 6 and testing.seeded is kit.seeded
+
+
+# -- a module's interface and statistics ----------------------------------------------------------
+def test_assert_trainable_and_attributes():
+    class Half(nn.Module):  # the bias is a plain tensor: never trained
+        def __init__(self):
+            super().__init__()
+            self.weight, self.bias, self.in_features = nn.Parameter(torch.randn(3, 4)), torch.zeros(3), 4
+
+        def forward(self, x):
+            return x @ self.weight.T + self.bias
+
+    x = [torch.randn(2, 4)]
+    kit.assert_trainable(local_candidate(), nn.Linear(4, 3), x, {"weight": (3, 4), "bias": (3,)}, "Linear(4, 3)")
+    with pytest.raises(kit.Mismatch, match=r"trainable parameters of Linear\(4, 3\) .* got \{'weight': \(3, 4\)\}"):
+        kit.assert_trainable(local_candidate(), Half(), x, nn.Linear(4, 3), "Linear(4, 3)")
+    kit.assert_attributes(nn.Linear(4, 3, bias=False), {"in_features": 4, "bias": None})
+    with pytest.raises(kit.Mismatch, match=r"should be \{'in_features': 4, 'bias': None\}; got \{'in_features': 4, "
+                                           r"'bias': 'Tensor'\}"):
+        kit.assert_attributes(Half(), {"in_features": 4, "bias": None})
+
+
+def test_assert_follows_global_seed():
+    class Lib:
+        @staticmethod
+        def make(path, seed):
+            torch.manual_seed(seed)
+
+    candidate = SimpleNamespace(lib=Lib)
+    kit.assert_follows_global_seed(candidate, lambda: nn.Linear(6, 4), 3, ["weight", "bias"], "Linear(6, 4)")
+    private = lambda: kit.load(nn.Linear(6, 4), kit.random_state_dict({"weight": (4, 6), "bias": (4,)},  # noqa: E731
+                                                                      kit.generator(0), dtype=torch.float32))
+    with pytest.raises(kit.Mismatch, match="weight: two Linear\\(6, 4\\) built one after the other have identical"):
+        kit.assert_follows_global_seed(candidate, private, 3, ["weight"], "Linear(6, 4)")
+
+
+def test_statistics():
+    g = kit.generator(0)
+    right = torch.rand(4096, generator=g) * 2 - 1  # U(-1, 1)
+    kit.assert_uniform(kit.assert_within(right, 1.0, "weight"), 1.0, "weight")
+    with pytest.raises(kit.Mismatch, match=r"weight: entry \[\d+\] is -?1\.\d+, outside \[-1, 1\] \(fan_in\)"):
+        kit.assert_within(right * 1.5, 1.0, "weight", " (fan_in)")
+    with pytest.raises(kit.Mismatch, match="do not look like draws from U\\(-1, 1\\): Kolmogorov-Smirnov distance"):
+        kit.assert_uniform(right * 0.5, 1.0, "weight")  # a wrong scale, within the bound

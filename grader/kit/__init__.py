@@ -5,8 +5,10 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
   `@st.composite` strategies), `about` (adds the case to any failure), `given_cases` (`@given` of a
   case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
-  reference holding the same weights), `same_init` (the same for training), `load`,
-  `assert_state_shapes`;
+  reference holding the same weights), `same_init` (the same for training), `load`; a module's
+  interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
+  `assert_follows_global_seed`;
+- statistics (`grader.kit.statistics`): `assert_within` (a bound), `assert_uniform` (a KS test);
 - comparisons (re-exported from `grader.compare`): `assert_close`, `assert_equal`, `assert_shape`,
   `assert_finite`, `assert_tensor`, `assert_unchanged`, `Mismatch`;
 - gradients (`grader.kit.gradients`): `check_gradients` (against an oracle or the reference, for a
@@ -27,7 +29,9 @@ from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_converg
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_causal, assert_ignores
 from grader.kit.support import exercise_support
-from grader.kit.weights import Twins, assert_state_shapes, load, random_state_dict, same_init, twins
+from grader.kit.statistics import assert_uniform, assert_within
+from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
+                                load, random_state_dict, same_init, twins)
 
 __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
@@ -37,5 +41,7 @@ __all__ = [
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_causal", "assert_ignores",
     "exercise_support",
-    "Twins", "assert_state_shapes", "load", "random_state_dict", "same_init", "twins",
+    "assert_uniform", "assert_within",
+    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
+    "twins",
 ]

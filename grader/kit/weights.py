@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from grader.compare import Mismatch
+from grader.compare import Mismatch, assert_equal, assert_shape, assert_tensor
 from grader.kit.cases import f64, seeded
 
 NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)
@@ -126,3 +126,60 @@ def assert_state_shapes(module, expected, what: str = "the module") -> None:
         wrong = [(k, got[k], expected[k]) for k in sorted(set(got) & set(expected)) if got[k] != expected[k]]
         raise Mismatch(f"state_dict (name: shape) of {what} should be exactly {expected}: missing {missing}, "
                        f"unexpected {extra}, wrong shape (name, got, expected) {wrong}; got {got}")
+
+
+def assert_trainable(candidate, module, args: list, expected, what: str = "the module") -> None:
+    """A backward pass through the remote `module(*args)` must reach exactly the parameters of
+    `expected` ({name: shape}, or a trusted module whose state_dict names them), with gradients of
+    those shapes: they are registered nn.Parameters, used in forward.
+
+    >>> assert_trainable(candidate, candidate.Linear(5, 3), [x], {"weight": (3, 5), "bias": (3,)}, "Linear(5, 3)")
+    """
+    if isinstance(expected, nn.Module):
+        expected = {k: tuple(v.shape) for k, v in expected.named_parameters()}
+    expected = {k: tuple(v) for k, v in expected.items()}
+    got = candidate.lib.grads(module, list(args))["param_grads"]
+    shapes = {k: None if v is None else tuple(v.shape) for k, v in got.items()}
+    if shapes != expected:
+        raise Mismatch(f"trainable parameters of {what} and their gradient shapes (None: no gradient) should be "
+                       f"{expected}; got {shapes} (wrap the tensors in nn.Parameter so that they are registered, "
+                       "and use them in forward)")
+
+
+def assert_attributes(module, expected: dict, what: str = "the module") -> None:
+    """Attributes of the (remote) `module` must equal `expected` ({name: value}; None: must be None).
+
+    >>> assert_attributes(m, {"in_features": 4, "out_features": 3, "bias": None}, "Linear(4, 3, bias=False)")
+    """
+    got = {name: getattr(module, name) for name in expected}
+    shown = {k: v if v is None or isinstance(v, (bool, int, float, str)) else type(v).__name__ for k, v in got.items()}
+    if any(not _same(got[k], v) for k, v in expected.items()):
+        raise Mismatch(f"attributes of {what} should be {expected}; got {shown}")
+
+
+def assert_follows_global_seed(candidate, make: Callable, seed: int, names, what: str = "the module") -> None:
+    """Like torch's own layers, a module built by `make()` (in the worker) must draw the random
+    initial values of the state_dict entries `names` from the global RNG: the same
+    `torch.manual_seed` gives the same values, and two modules built in a row differ.
+
+    >>> assert_follows_global_seed(candidate, lambda: candidate.Linear(6, 4), seed, ["weight", "bias"], "Linear(6, 4)")
+    """
+    candidate.lib.make("torch.manual_seed", seed)
+    first, second = make().state_dict(), make().state_dict()
+    candidate.lib.make("torch.manual_seed", seed)
+    again = make().state_dict()
+    for name in names:
+        value = assert_tensor(first.get(name), f"{name} of {what} in the state_dict")
+        assert_equal(again.get(name), value, f"{name} of {what} built after the same torch.manual_seed (draw from "
+                     "the global RNG, not from a private generator)")
+        if torch.equal(value, assert_shape(second.get(name), value.shape, f"{name} of a second {what}")):
+            raise Mismatch(f"{name}: two {what} built one after the other have identical values (a constant, or a "
+                           "private generator with a fixed seed?); each must draw fresh random values from the "
+                           "global RNG")
+
+
+def _same(value, expected) -> bool:
+    """`value` (from the worker) equals the plain `expected` (None: is None)."""
+    if expected is None:
+        return value is None
+    return isinstance(value, (bool, int, float, str)) and value == expected
