@@ -76,11 +76,6 @@ class Candidate:
             raise missing
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
 
-    def names(self) -> list[str]:
-        """Public names the submission defines."""
-        self._ensure_worker()
-        return list(self._names)
-
     # -- worker lifecycle ------------------------------------------------------------------
     def _ensure_worker(self) -> None:
         __tracebackhide__ = True

@@ -166,7 +166,6 @@ class WorkerPool:
         self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
         self._closed = False
-        self._count = 0
         _pools.add(self)
         _end_on_signals()
 
@@ -238,7 +237,6 @@ class WorkerPool:
                 ctl_ours.close()
                 os.close(out_r)
                 raise SandboxError(f"could not start a worker: {reply.get('spawn_failed', reply)}")
-            self._count += 1
             return Worker(self, reply["spawned"], ctl_ours, OutputCapture(out_r, self.output_bytes))
 
     def _next_reply(self, timeout: float) -> dict:
