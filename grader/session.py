@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 
 from grader import clock, confine, constraints, memcap
 from grader.discovery import Exercise
-from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
+from grader.limits import DEFAULTS, MAX_SOURCE_BYTES, MiB, Limits
+from grader.sandbox import WorkerConfig, WorkerPool
 
 if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade --help` stays fast
     import torch
 
     from grader.proxy import Candidate
-
-MAX_SOURCE_BYTES = 4 << 20  # a submission is source code: more than this is not read
 
 
 class ReferenceProblem(RuntimeError):
@@ -93,7 +92,7 @@ class RunContext:
         return torch.device(want)
 
     def limits_for(self, exercise: Exercise) -> Limits:
-        s, default = self.settings, Limits()
+        s, default = self.settings, DEFAULTS
         return Limits(
             timeout=float(s.timeout or exercise.timeout or default.timeout),
             memory_mb=int(s.memory_mb or exercise.memory_mb or default.memory_mb),
@@ -171,7 +170,7 @@ class RunContext:
 
     def worker_pool(self) -> WorkerPool:
         if self.pool is None:
-            self.pool = WorkerPool(output_bytes=Limits().output_bytes,
+            self.pool = WorkerPool(output_bytes=DEFAULTS.output_bytes,
                                    user_namespace=self.isolated and self._user_namespaces)
             self.pool.start()
         return self.pool
@@ -218,8 +217,10 @@ def submission_problem(path: Path, solutions: Path, reference: Path) -> str | No
 
 
 def read_submission(path: Path) -> bytes | None:
-    """The submission's bytes, read once here (never through a symbolic link, at most
-    MAX_SOURCE_BYTES); None when it is not a readable regular file (the worker reports that)."""
+    """The submission's bytes, read once here (never through a symbolic link); None when it is
+    not a readable regular file (the worker reports that). Of a file over MAX_SOURCE_BYTES, one
+    byte more than that: the worker refuses it as too large (grader.source), never reads the
+    original itself."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -227,8 +228,7 @@ def read_submission(path: Path) -> bytes | None:
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = f.read(MAX_SOURCE_BYTES + 1)
-    return data if len(data) <= MAX_SOURCE_BYTES else None
+        return f.read(MAX_SOURCE_BYTES + 1)
 
 
 def _import_reference(exercise_id: str, path: Path) -> ModuleType:
