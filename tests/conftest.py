@@ -115,7 +115,6 @@ def context(shared_context: RunContext):
     """The shared context with default settings restored after each test."""
     yield shared_context
     shared_context.settings = Settings()
-    shared_context._pinned.clear()
 
 
 def run_grade(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
