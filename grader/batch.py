@@ -118,11 +118,10 @@ def grade_candidate(task: tuple[Path, Plan], ctx: RunContext) -> leaderboard.Row
 def _graded(folder: Path, plan: Plan, ctx: RunContext) -> results.RunResult:
     from grader.runner import run_grading
 
-    ctx.grade_folder(folder)
-    exercises = list(plan.exercises if plan.chosen else [e for e in plan.exercises if ctx.find_submission(e)])
+    exercises = list(plan.exercises if plan.chosen else [e for e in plan.exercises if ctx.find_submission(e, folder)])
     if not exercises:
         raise ValueError(f"{folder.name} holds no submission (expected <id>.py or <id>/solution.py)")
-    return run_grading(exercises, ctx, command=plan.command)
+    return run_grading(exercises, ctx, command=plan.command, folder=folder)
 
 
 def merge(shards: list[Path], out: Path) -> list[leaderboard.Row]:

@@ -11,6 +11,7 @@ import click
 
 from grader import arguments, hints, progress, workspace
 from grader.discovery import DIFFICULTIES, ExerciseError, discover
+from grader.limits import DEFAULTS
 
 EXIT_GRADER_ERROR = 2
 OUTPUT_OPTIONS = ("--json", "--junit", "--report")
@@ -56,9 +57,9 @@ def main() -> None:
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"Seed for inputs, models and hypothesis: 0 to {arguments.SEED_MAX}.")
 @click.option("--timeout", metavar="SECONDS", help=f"Seconds per call to the candidate, {arguments.TIMEOUT_MIN:g} to "
-                                f"{arguments.TIMEOUT_MAX:g} (default: the exercise's, else 10).")
+                                f"{arguments.TIMEOUT_MAX:g} (default: the exercise's, else {DEFAULTS.timeout:g}).")
 @click.option("--memory", "memory_mb", metavar="MIB", help=f"Worker memory cap in MiB, {arguments.MEMORY_MIN_MB} to "
-                                            f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else 4096).")
+                                            f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else {DEFAULTS.memory_mb}).")
 @click.option("--isolation/--no-isolation", default=None,
               help="Confine workers with namespaces and user nobody (default: whenever running as root).")
 @click.option("--screen/--no-screen", default=True, hidden=True,
