@@ -79,31 +79,27 @@ def materialize(mutant: Path, reference: Path, folder: Path) -> Path:
 
 
 def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...] = (0,)) -> Validation:
-    """Run every check for `exercise`; ctx.settings.seed is changed along the way and restored."""
+    """Run every check for `exercise`: the reference on each of `seeds`, everything else on the first."""
     v = Validation(exercise.id, [_files_check(exercise, ctx), _names_check(exercise, ctx)])
-    original_seed = ctx.settings.seed
-    try:
-        runs = []
-        for seed in seeds:
-            ctx.settings.seed = seed
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True))
-            runs.append(result)
-            v.checks.append(_reference_check(result, seed, seconds))
-        ctx.settings.seed = seeds[0]
-        v.checks.append(_categories_check(exercise, runs[0]))
-        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, exercise.stub))
-        v.checks.append(_stub_check(result, seconds))
-        mutants = mutants_of(exercise)
-        known = _known_mistakes(exercise, v)
-        if not mutants and not known:
-            v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
-        with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
-            v.checks += [_check_mutant(exercise, ctx, m, Path(folder)) for m in mutants]
-            v.checks += [_check_mistake(exercise, ctx, m, Path(folder)) for m in known]
-        v.checks += _alternative_checks(exercise, ctx)
-        v.checks += _variant_checks(exercise, ctx, {mutant_name(m) for m in mutants} | {m.name for m in known})
-    finally:
-        ctx.settings.seed = original_seed
+    runs = []
+    for seed in seeds:
+        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True,
+                                                        seed=seed))
+        runs.append(result)
+        v.checks.append(_reference_check(result, seed, seconds))
+    seed = seeds[0]
+    v.checks.append(_categories_check(exercise, runs[0]))
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, exercise.stub, seed=seed))
+    v.checks.append(_stub_check(result, seconds))
+    mutants = mutants_of(exercise)
+    known = _known_mistakes(exercise, v)
+    if not mutants and not known:
+        v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
+    with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
+        v.checks += [_check_mutant(exercise, ctx, seed, m, Path(folder)) for m in mutants]
+        v.checks += [_check_mistake(exercise, ctx, seed, m, Path(folder)) for m in known]
+    v.checks += _alternative_checks(exercise, ctx, seed)
+    v.checks += _variant_checks(exercise, ctx, seed, {mutant_name(m) for m in mutants} | {m.name for m in known})
     return v
 
 
@@ -114,11 +110,12 @@ def validate_all(exercises: list[Exercise], settings: Settings, seeds: tuple[int
     yield from parallel.each_in_context(functools.partial(validate_exercise, seeds=seeds), exercises, settings, jobs)
 
 
-def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:
+def _check_mutant(exercise: Exercise, ctx: RunContext, seed: int, mutant: Path, folder: Path) -> Check:
     """Caught by some test; one that reaches a forbidden operation must also score (near) nothing."""
     submission = materialize(mutant, ctx.reference_path(exercise), folder)
     scored = mutant_name(mutant).startswith("indirect_") or mutant_name(mutant) in VALUELESS
-    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored,
+                                                    seed=seed))
     if scored:
         return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)
     return _mutant_check(mutant, result, seconds)
@@ -138,7 +135,7 @@ def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]
     return known
 
 
-def _check_mistake(exercise: Exercise, ctx: RunContext, mistake: mistakes.Mistake, folder: Path) -> Check:
+def _check_mistake(exercise: Exercise, ctx: RunContext, seed: int, mistake: mistakes.Mistake, folder: Path) -> Check:
     """Like _check_mutant, for a mistake kept as edits of the reference (which must still apply)."""
     name = f"mutant {mistake.name}"
     try:
@@ -146,20 +143,21 @@ def _check_mistake(exercise: Exercise, ctx: RunContext, mistake: mistakes.Mistak
     except mistakes.MistakeError as e:
         return Check(name, False, str(e))
     scored = mistake.name.startswith("indirect_") or mistake.name in VALUELESS
-    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored,
+                                                    seed=seed))
     if scored:
         return _scored_check(name, result, seconds)
     return _caught_check(name, mistake.en, result, seconds)
 
 
-def _alternative_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
+def _alternative_checks(exercise: Exercise, ctx: RunContext, seed: int) -> list[Check]:
     """Every kept alternative passes every test; an exercise keeps at least one."""
     paths = alternatives_of(exercise)
     if not paths:
         return [Check("alternatives", False, f"no correct alternative in tests/alternatives/{exercise.id}/")]
     checks = []
     for path in paths:
-        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, own_files=True))
+        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, own_files=True, seed=seed))
         bad = [t for t in result.tests if t.status != "pass"]
         detail = result.error or ("; ".join(f"{t.name}: {t.status}: {_first_line(t.message)}" for t in bad)
                                   or f"{len(result.tests)} tests pass")
@@ -168,7 +166,7 @@ def _alternative_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
     return checks
 
 
-def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> list[Check]:
+def _variant_checks(exercise: Exercise, ctx: RunContext, seed: int, shipped: set[str]) -> list[Check]:
     """The reference with its values taken away must fail and score (near) nothing (an exercise
     may ship its own mutant of the same name instead, where values live in side effects)."""
     checks = []
@@ -176,20 +174,13 @@ def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> l
         for path in variants.write(ctx.reference_path(exercise), Path(folder)):
             if path.stem in shipped:
                 continue
-            result, seconds = _timed(lambda: _value_tests_only(exercise, ctx, path))
+            # Only the value tests: when none of them passes, grader.credit gives the whole suite
+            # 0 points, so this proves the variant's full score is 0 at half the cost.
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, seed=seed,
+                                                            categories=credit.VALUE_CATEGORIES))
             checks.append(_valueless_check(f"variant {path.stem}", result, seconds))
     return checks
 
-
-def _value_tests_only(exercise: Exercise, ctx: RunContext, path: Path) -> ExerciseResult:
-    """Grade only the value tests: when none of them passes, grader.credit gives the whole
-    suite 0 points, so this proves the variant's full score is 0 at half the cost."""
-    saved = ctx.settings.categories
-    ctx.settings.categories = credit.VALUE_CATEGORIES
-    try:
-        return grade_exercise(exercise, ctx, path)
-    finally:
-        ctx.settings.categories = saved
 
 
 def _valueless_check(name: str, result: ExerciseResult, seconds: float) -> Check:

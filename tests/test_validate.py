@@ -42,6 +42,7 @@ def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_projec
         toml.write_text(toml.read_text(encoding="utf-8").replace("90_scale", new_id), encoding="utf-8")
         shutil.copy(tiny_project / "solutions" / "90_scale.py", tiny_project / "solutions" / f"{new_id}.py")
         shutil.copytree(tiny_project / "tests" / "mutants" / "90_scale", tiny_project / "tests" / "mutants" / new_id)
+        shutil.copytree(tiny_project / "tests" / "alternatives" / "90_scale", tiny_project / "tests" / "alternatives" / new_id)
     (tiny_project / "solutions" / "91_scale.py").write_text("def scale(x):\n    return x + x + 0.5\n")
     done = run_grade("validate", exercises, "-j", "2", cwd=tiny_project)
     assert done.returncode == 1, done.stdout + done.stderr
