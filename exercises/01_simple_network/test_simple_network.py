@@ -75,10 +75,10 @@ def test_parameter_count_formula(candidate, case):
     assert in_state_dict == formula, (f"the state_dict holds {in_state_dict} numbers, expected D*H + H + H*C + C = "
                                       f"{formula} (two nn.Linear layers with bias)")
     grads = candidate.lib.grads(m, [case.x(case.generator(), torch.float32)])["param_grads"]
-    trainable = sum(g.numel() for g in grads.values() if g is not None)
-    assert trainable == formula, (
-        f"trainable parameter count: a backward pass reached {trainable} numbers, expected {formula}; gradient "
-        f"shapes by parameter (None: no gradient): { {k: None if g is None else tuple(g.shape) for k, g in grads.items()} }")
+    trainable, shapes = sum(g.numel() for g in grads.values() if g is not None), {
+        k: None if g is None else tuple(g.shape) for k, g in grads.items()}
+    assert trainable == formula, (f"trainable parameter count: a backward pass reached {trainable} numbers, expected "
+                                  f"{formula}; gradient shapes by parameter (None: no gradient): {shapes}")
 
 
 # -- equivalence -----------------------------------------------------------------------------
@@ -189,5 +189,5 @@ def test_hidden_units_with_negative_input_are_off(candidate, reference, seed):
 
 @pytest.mark.category("property")
 def test_forward_does_not_modify_its_input(candidate, seed):
-    kit.assert_inputs_unchanged(candidate.SimpleNetwork(6, 8, 3), {"x": torch.randn(4, 6, generator=kit.generator(seed))},
-                                what="forward")
+    x = torch.randn(4, 6, generator=kit.generator(seed))
+    kit.assert_inputs_unchanged(candidate.SimpleNetwork(6, 8, 3), {"x": x}, what="forward")
