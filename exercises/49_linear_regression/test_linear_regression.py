@@ -143,7 +143,7 @@ def test_gradient_descent_matches_reference(candidate, reference, case):
     X, y, _, _ = case.data()
     lr = case.lr_factor / curvature(X, case.l2)[0]
     expected = reference.fit_gradient_descent(X, y, lr, case.steps, case.l2)
-    assert_fit_close(case.descent(candidate, X, y), expected, f"after {case.steps} steps vs reference")
+    assert_fit_close(case.descent(candidate, X, y), expected, f"after {case.steps} steps of lr={lr:.4g} vs reference")
 
 
 # -- gradient ---------------------------------------------------------------------------------
