@@ -1,6 +1,7 @@
 """Plain-text tables for the terminal: grading results, the catalog and validation checks."""
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -51,14 +52,21 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
         _print_likely_mistake(ex.likely_mistake, echo)
     ran = [t for t in ex.tests if t.status != "not_run"]
     width = max((len(t.name) for t in ran), default=10)
+    told: dict[str, str] = {}  # cause -> the test whose message told it
     for t in ran:
         echo(f"  {_badge(t.status)} {t.category:11} {t.name:{width}}  {t.duration:5.2f}s  {t.earned:g}/{t.points:g}")
-        if t.status in ("fail", "error"):
-            lines = t.message.splitlines()
-            for line in lines if verbose else lines[:MESSAGE_LINES]:
-                echo(f"        {line}")
-            if t.falsifying_example and verbose:
-                echo("        " + t.falsifying_example.replace("\n", "\n        "))
+        if t.status not in ("fail", "error"):
+            continue
+        cause = _cause(t)
+        if cause in told and not verbose:  # one bug, one story: the first failure of a kind tells it
+            echo(f"        same kind of failure as {told[cause]} ({cause})")
+            continue
+        told.setdefault(cause, t.name)
+        lines = t.message.splitlines()
+        for line in lines if verbose else lines[:MESSAGE_LINES]:
+            echo(f"        {line}")
+        if t.falsifying_example and verbose:
+            echo("        " + t.falsifying_example.replace("\n", "\n        "))
     not_run = [t for t in ex.tests if t.status == "not_run"]
     if not_run:  # one line, not one per test: they all share the reason
         echo(f"  {_badge('not_run')} {len(not_run)} more tests ({sum(t.points for t in not_run):g} points): "
@@ -104,6 +112,15 @@ def print_interview(data: dict) -> None:
         when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
         click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
                    f"  {row['attempts']} attempt(s)")
+
+
+def _cause(t) -> str:
+    """What a failure is about: the quantity it compared, else its first line without numbers."""
+    quantity = (t.diagnostics or {}).get("quantity")
+    if quantity:
+        return str(quantity)
+    first = t.message.strip().splitlines()[0] if t.message.strip() else t.status
+    return re.sub(r"[-+]?\d[\d.e+-]*", "N", first)[:80]
 
 
 def _print_likely_mistake(likely: dict, echo) -> None:
