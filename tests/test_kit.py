@@ -305,3 +305,18 @@ def test_statistics():
         kit.assert_within(right * 1.5, 1.0, "weight", " (fan_in)")
     with pytest.raises(kit.Mismatch, match="do not look like draws from U\\(-1, 1\\): Kolmogorov-Smirnov distance"):
         kit.assert_uniform(right * 0.5, 1.0, "weight")  # a wrong scale, within the bound
+
+
+def test_assert_appending_changes_nothing():
+    g = kit.generator(0)
+    x, kpm = torch.randn(2, 4, 3, generator=g, dtype=f64), torch.tensor([[False] * 4, [False, False, True, True]])
+
+    def attend(x, kpm):  # (B, T, C), (B, T) -> each position's mean over the real positions, and the weights
+        w = (~kpm).double() / (~kpm).sum(1, keepdim=True)  # (B, T)
+        return x * 0 + (w[..., None] * x).sum(1, keepdim=True), w
+
+    kit.assert_appending_changes_nothing(attend, {"x": x, "kpm": kpm}, {"x": None, "kpm": True}, 2, g,
+                                         what="padding tokens")
+    with pytest.raises(kit.Mismatch, match="output 0 on the original positions after appending 2 padding tokens"):
+        kit.assert_appending_changes_nothing(lambda x, kpm: (x.mean(1, keepdim=True).expand_as(x), kpm), {"x": x, "kpm": kpm},
+                                             {"x": None, "kpm": True}, 2, g, what="padding tokens")
