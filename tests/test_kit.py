@@ -351,3 +351,5 @@ def test_assert_attention_weights():
         kit.assert_attention_weights(bad, allowed, "weights", where=torch.tensor([[False], [True]]))  # row 0 not selected
     per_head = torch.tensor([[[0.5, 0.5, 0.0]], [[1.0, 0.0, 0.0]]], dtype=f64)  # (B=2, H=1, S=3): broadcast mask
     kit.assert_attention_weights(per_head, torch.tensor([[True, True, False], [True, False, False]])[:, None, :])
+    with pytest.raises(kit.Mismatch, match=r"weights: shape \(2, 2\), but the mask needs \(2, 3\)"):
+        kit.assert_attention_weights(torch.full((2, 2), 0.5, dtype=f64), allowed, "weights")

@@ -30,7 +30,10 @@ def assert_attention_weights(weights, allowed: torch.Tensor, name: str = "attent
     >>> assert_attention_weights(weights, ~key_padding_mask[:, None, :], "weights (B, T, S)")
     """
     w = assert_tensor(weights, name)
-    allowed = allowed.expand(w.shape)
+    try:
+        allowed = allowed.expand(w.shape)
+    except RuntimeError:
+        raise Mismatch(f"{name}: shape {tuple(w.shape)}, but the mask needs {tuple(allowed.shape)} (broadcast)") from None
     rows = allowed.any(-1, keepdim=True) & (True if where is None else where)
     zeros = torch.zeros_like(w)
     assert_equal(torch.where(~allowed & rows, w, zeros), zeros, f"{name} at masked positions (must be exactly 0)")
