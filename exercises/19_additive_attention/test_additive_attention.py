@@ -11,7 +11,7 @@ from grader.kit import assert_close, f64, given_cases
 support = kit.exercise_support(__file__)
 
 
-class Attn(kit.Case):
+class Additive(kit.Case):
     """query (B, Dq) over keys (B, S, Dk), values (B, S, Dv); use_mask: >= 1 valid position per row, or None."""
 
     B: int
@@ -38,8 +38,8 @@ class Attn(kit.Case):
         return cand, ref, sd, *self.inputs(g, dtype), g
 
 
-def attns(use_mask=st.booleans()):
-    return st.builds(Attn, B=st.integers(1, 3), S=st.integers(1, 6), Dq=st.integers(1, 4), Dk=st.integers(1, 4),
+def additive(use_mask=st.booleans()):
+    return st.builds(Additive, B=st.integers(1, 3), S=st.integers(1, 6), Dq=st.integers(1, 4), Dk=st.integers(1, 4),
                      Dv=st.integers(1, 4), hidden=st.integers(1, 5), use_mask=use_mask, data_seed=kit.data_seeds)
 
 
@@ -63,7 +63,7 @@ def loop_spec(sd: dict, query, keys, values, mask):
     return context, weights
 
 
-def joined(candidate, reference, case: Attn):
+def joined(candidate, reference, case: Additive):
     """support.Joined ([context, weights] side by side) on both sides, its inputs, a cotangent, its weights."""
     cand, ref, sd, query, keys, values, mask, g = case.build(candidate, reference)
     grad_out = torch.randn(case.B, case.Dv + case.S, generator=g, dtype=f64)
@@ -75,7 +75,7 @@ def joined(candidate, reference, case: Attn):
 
 # -- shape -----------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given_cases(attns())
+@given_cases(additive())
 def test_output_shapes_and_dtype(candidate, case):
     m = candidate.AdditiveAttention(case.Dq, case.Dk, case.hidden)
     attend(m, *case.inputs(case.generator(), torch.float32), dtype=torch.float32, finite=True)
@@ -89,7 +89,7 @@ def test_parameters_follow_the_interface(candidate, reference):
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
-@given_cases(attns())
+@given_cases(additive())
 def test_matches_loop_spec(candidate, reference, case):
     cand, _, sd, *inputs, _ = case.build(candidate, reference)
     expected_context, expected_weights = loop_spec(sd, *inputs)
@@ -99,11 +99,10 @@ def test_matches_loop_spec(candidate, reference, case):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(attns())
+@given_cases(additive())
 def test_matches_reference(candidate, reference, case):
     cand, ref, _, *inputs, _ = case.build(candidate, reference)
-    with torch.no_grad():
-        expected_context, expected_weights = ref(*inputs)
+    expected_context, expected_weights = (t.detach() for t in ref(*inputs))
     context, weights = attend(cand, *inputs)
     assert_close(weights, expected_weights, "weights vs reference")
     assert_close(context, expected_context, "context vs reference")
@@ -111,7 +110,7 @@ def test_matches_reference(candidate, reference, case):
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(attns(use_mask=st.just(True)))
+@given_cases(additive(use_mask=st.just(True)))
 def test_gradients_match_reference(candidate, reference, case):
     fn, oracle, args, kwargs, grad_out, _, _ = joined(candidate, reference, case)
     kit.check_gradients(candidate, fn, oracle, args, kwargs, grad_output=grad_out)
@@ -119,7 +118,7 @@ def test_gradients_match_reference(candidate, reference, case):
 
 @pytest.mark.category("gradient")
 def test_gradients_match_finite_differences(candidate, reference, seed):
-    fn, _, args, kwargs, grad_out, weights, g = joined(candidate, reference, Attn(2, 5, 3, 4, 3, 4, True, seed))
+    fn, _, args, kwargs, grad_out, weights, g = joined(candidate, reference, Additive(2, 5, 3, 4, 3, 4, True, seed))
     kit.check_finite_differences(candidate, fn, args, kwargs, g=g, grad_output=grad_out, state_dict=weights)
 
 
@@ -146,14 +145,14 @@ def test_learns_to_attend_to_the_marked_position(candidate, reference, seed, art
 
 # -- properties ------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@given_cases(attns(use_mask=st.just(True)))
+@given_cases(additive(use_mask=st.just(True)))
 def test_masked_weights_are_zero_and_rows_sum_to_one(candidate, reference, case):
     cand, _, _, *inputs, _ = case.build(candidate, reference)
     kit.assert_attention_weights(attend(cand, *inputs)[1], inputs[-1], "weights (mask False: padding)")
 
 
 @pytest.mark.category("property")
-@given_cases(attns(use_mask=st.just(True)), extra=st.integers(1, 3))
+@given_cases(additive(use_mask=st.just(True)), extra=st.integers(1, 3))
 def test_appended_padding_changes_nothing(candidate, reference, case, extra):
     cand, _, _, query, keys, values, mask, g = case.build(candidate, reference)
     kit.assert_appending_changes_nothing(lambda keys, values, mask: attend(cand, query, keys, values, mask),
@@ -163,7 +162,7 @@ def test_appended_padding_changes_nothing(candidate, reference, case, extra):
 
 
 @pytest.mark.category("property")
-@given_cases(attns(use_mask=st.just(True)))
+@given_cases(additive(use_mask=st.just(True)))
 def test_permuting_positions_permutes_weights(candidate, reference, case):
     cand, _, _, query, keys, values, mask, g = case.build(candidate, reference)
     perm = torch.randperm(case.S, generator=g)
@@ -177,10 +176,9 @@ def test_permuting_positions_permutes_weights(candidate, reference, case):
 def test_stable_for_large_scores(candidate, reference, seed):
     """|score| <= sum |v|: with v of order 1e3 the scores are in the thousands and exp() overflows
     in float32 unless the softmax subtracts the row maximum."""
-    cand, ref, _, *inputs, _ = Attn(3, 6, 4, 4, 3, 5, True, seed).build(candidate, reference, torch.float32, 1000.0)
+    cand, ref, _, *inputs, _ = Additive(3, 6, 4, 4, 3, 5, True, seed).build(candidate, reference, torch.float32, 1000.0)
     context, weights = attend(cand, *inputs, dtype=torch.float32)
-    with torch.no_grad():
-        expected_context, expected_weights = ref.double()(*(t.double() for t in inputs[:3]), inputs[3])
+    expected_context, expected_weights = (t.detach() for t in ref.double()(*(t.double() for t in inputs[:3]), inputs[3]))
     # float32 vs float64 through scores ~1e3: agreement to 1e-3 is far tighter than any overflow (inf, NaN).
     assert_close(weights, expected_weights.float(), "float32 weights at scores ~1e3 vs float64 reference",
                  rtol=1e-3, atol=1e-3)
@@ -190,6 +188,6 @@ def test_stable_for_large_scores(candidate, reference, seed):
 
 @pytest.mark.category("property")
 def test_forward_does_not_modify_its_inputs(candidate, seed):
-    query, keys, values, mask = Attn(2, 5, 3, 4, 2, 5, True, seed).inputs(kit.generator(seed), torch.float32)
+    query, keys, values, mask = Additive(2, 5, 3, 4, 2, 5, True, seed).inputs(kit.generator(seed), torch.float32)
     kit.assert_inputs_unchanged(candidate.AdditiveAttention(3, 4, 5), {"query": query, "keys": keys, "values": values},
                                 {"mask": mask}, "forward")
