@@ -57,8 +57,7 @@ def loop_oracle(sd, score, prev_token, h, enc, mask):
         valid = [s for s in range(S) if mask[b, s]]
         scores = torch.stack([h_new[b] @ (enc[b, s] if score == "dot" else sd["attention.W_a.weight"] @ enc[b, s])
                               for s in valid])
-        e = torch.exp(scores - scores.max())
-        weights[b, valid] = e / e.sum()
+        weights[b, valid] = torch.softmax(scores, dim=0)
         h_tilde = torch.tanh(sd["W_c.weight"] @ torch.cat([weights[b] @ enc[b], h_new[b]]))  # [context; h]
         logits.append(sd["out.weight"] @ h_tilde + sd["out.bias"])
     return torch.stack(logits), h_new, weights
