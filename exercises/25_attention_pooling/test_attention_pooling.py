@@ -94,14 +94,14 @@ def pool_spec(sd: dict, h, mask):
     pooled, weights = torch.zeros(h.shape[0], h.shape[2], dtype=f64), torch.zeros(h.shape[:2], dtype=f64)
     for b, real in enumerate(torch.ones(h.shape[:2], dtype=torch.bool) if mask is None else mask):
         if real.any():
-            weights[b, real] = torch.softmax(torch.tanh(h[b, real] @ sd["proj.weight"].T + sd["proj.bias"]) @ sd["query"], 0)
+            scores = torch.tanh(h[b, real] @ sd["proj.weight"].T + sd["proj.bias"]) @ sd["query"]  # (real tokens,)
+            weights[b, real] = torch.softmax(scores, 0)
             pooled[b] = weights[b] @ h[b]
     return pooled, weights
 
 
 def one_sequence_oracle(sd: dict, case: Clf, tokens, lengths):
-    """Each sequence ALONE, unpadded, through torch's own nn.LSTM with the same weights, then the
-    loop pooling spec and the head: what the classifier means, with no padding anywhere."""
+    """Each sequence ALONE through torch's nn.LSTM, the loop pooling spec and the head: no padding anywhere."""
     lstm = nn.LSTM(case.E, case.H, batch_first=True, bidirectional=True).to(f64)
     lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in sd.items() if k.startswith("lstm.")})
     pool_sd = {k.removeprefix("pooling."): v for k, v in sd.items() if k.startswith("pooling.")}
@@ -118,8 +118,8 @@ def joined_pooling(candidate, reference, case: Pool):
     cand, ref, sd, h, mask, g = case.build(candidate, reference)
     grad_out = torch.randn(case.B, case.D + case.T, generator=g, dtype=f64)
     grad_out[:, case.D:] *= mask
-    fn = candidate.lib.support("JoinedPooling", cand)
-    return fn, support.JoinedPooling(ref), {"h": h, "mask": mask}, grad_out, {f"pooling.{k}": v for k, v in sd.items()}, g
+    return (candidate.lib.support("JoinedPooling", cand), support.JoinedPooling(ref), {"h": h, "mask": mask}, grad_out,
+            {f"pooling.{k}": v for k, v in sd.items()}, g)
 
 
 # -- shape -----------------------------------------------------------------------------------
@@ -143,8 +143,8 @@ def test_parameters_follow_the_interface(candidate, reference):
               "BiLSTMAttentionClassifier(9, 5, 3, 4, pad_idx=2)": Clf(1, 1, 9, 5, 3, 4, 2, 0).make}
     for what, make in makers.items():
         kit.assert_state_shapes(make(candidate), make(reference), what)
-    assert_equal(makers["BiLSTMAttentionClassifier(9, 5, 3, 4, pad_idx=2)"](candidate).state_dict()["embedding.weight"][2],
-                 torch.zeros(5), "embedding row pad_idx=2 of a fresh model (nn.Embedding(padding_idx=pad_idx) zeroes it)")
+    fresh = candidate.BiLSTMAttentionClassifier(9, 5, 3, 4, 2).state_dict()["embedding.weight"][2]
+    assert_equal(fresh, torch.zeros(5), "embedding row pad_idx=2 of a fresh model (nn.Embedding(padding_idx=2): 0)")
 
 
 # -- equivalence -----------------------------------------------------------------------------
@@ -233,8 +233,8 @@ def test_pooling_masked_weights_are_zero_and_rows_sum_to_one(candidate, referenc
 @given_cases(pools(use_mask=st.just(True)), extra=st.integers(1, 3))
 def test_pooling_appended_padding_changes_nothing(candidate, reference, case, extra):
     cand, _, _, h, mask, g = case.build(candidate, reference)
-    kit.assert_appending_changes_nothing(lambda h, mask: tuple(pool(cand, h, mask)), {"h": h, "mask": mask},
-                                         {"h": None, "mask": False}, extra, g, what="padded positions (junk h, mask False)")
+    kit.assert_appending_changes_nothing(lambda h, mask: pool(cand, h, mask), {"h": h, "mask": mask},
+                                         {"h": None, "mask": False}, extra, g, what="padded slots (junk h, mask False)")
 
 
 @pytest.mark.category("property")
@@ -242,8 +242,8 @@ def test_pooling_appended_padding_changes_nothing(candidate, reference, case, ex
 def test_classifier_padding_invariance(candidate, reference, case, extra):
     """Pad columns appended (lengths unchanged) change nothing; padding gets weight exactly 0, rows sum to 1."""
     cand, _, _, tokens, lengths, g = case.build(candidate, reference)
-    kit.assert_appending_changes_nothing(lambda tokens: tuple(classify(cand, case, tokens, lengths)), {"tokens": tokens},
-                                         {"tokens": case.pad_idx}, extra, g, what=f"pad tokens (lengths={lengths.tolist()})")
+    kit.assert_appending_changes_nothing(lambda tokens: classify(cand, case, tokens, lengths), {"tokens": tokens},
+                                         {"tokens": case.pad_idx}, extra, g, what=f"pad tokens ({lengths=})")
     weights = classify(cand, case, torch.cat([tokens, torch.full((case.B, extra), case.pad_idx)], 1), lengths)[1]
     kit.assert_attention_weights(weights, torch.arange(case.T + extra) < lengths[:, None], "classifier weights "
                                  f"(t >= lengths is padding) after appending {extra} pad tokens")
@@ -255,22 +255,18 @@ def test_classifier_rows_do_not_depend_on_batch_order(candidate, reference, seed
     case = Clf(6, 7, 7, 3, 3, 3, 0, seed)
     cand, _, _, _, _, g = case.build(candidate, reference)
     tokens, lengths = case.inputs(g, lengths=torch.tensor([2, 7, 1, 5, 3, 6]))  # the sort is no involution
-    logits, weights = classify(cand, case, tokens, lengths)
     for perm in (torch.randperm(case.B, generator=g) for _ in range(2)):
-        logits_p, weights_p = classify(cand, case, tokens[perm], lengths[perm])
-        assert_close(logits_p, logits[perm], f"logits of the batch permuted by {perm.tolist()} vs permuted logits")
-        assert_close(weights_p, weights[perm], f"weights of the batch permuted by {perm.tolist()} vs permuted weights")
+        same(classify(cand, case, tokens[perm], lengths[perm]), [t[perm] for t in classify(cand, case, tokens, lengths)],
+             f"the outputs permuted the same way (batch permuted by {perm.tolist()})", ("logits", "weights"))
 
 
 @pytest.mark.category("property")
 def test_pooling_single_real_token(candidate, reference, seed):
     """A row with one real token gives it weight 1 and pools exactly its vector, even at large scores elsewhere."""
     cand, _, _, h, _, g = Pool(4, 6, 3, 4, True, seed).build(candidate, reference, query_scale=100.0)
-    where = torch.randint(6, (4,), generator=g)
-    pooled, weights = pool(cand, h, torch.arange(6) == where[:, None])
-    assert_close(weights, (torch.arange(6) == where[:, None]).double(), f"weights with one real token per row "
-                 f"(at positions {where.tolist()})")
-    assert_close(pooled, h[torch.arange(4), where], "pooled with one real token per row (must be that token's h)")
+    one = torch.arange(6) == torch.randint(6, (4, 1), generator=g)  # (B, T): one real token per row
+    same(pool(cand, h, one), (h[one], one.double()),
+         f"that token's h and weight 1 (the one real token at {one.int().argmax(1).tolist()})")
 
 
 @pytest.mark.category("property")
