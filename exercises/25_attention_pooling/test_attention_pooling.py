@@ -166,7 +166,7 @@ def test_pooling_matches_reference(candidate, reference, case):
 @given_cases(classifiers())
 def test_classifier_matches_reference(candidate, reference, case):
     cand, ref, _, tokens, lengths, _ = case.build(candidate, reference)
-    same(classify(cand, case, tokens, lengths), ref(tokens, lengths), "reference", ("logits", "weights"))
+    same(classify(cand, case, tokens, lengths), ref(tokens, lengths), f"reference ({lengths=})", ("logits", "weights"))
 
 
 @pytest.mark.category("equivalence")
@@ -175,7 +175,7 @@ def test_classifier_matches_each_sequence_run_alone(candidate, reference, case):
     """Unpacked, a BiLSTM's backward direction starts on the pad tokens: this oracle has no padding at all."""
     cand, _, sd, tokens, lengths, _ = case.build(candidate, reference)
     same(classify(cand, case, tokens, lengths), one_sequence_oracle(sd, case, tokens, lengths),
-         "each sequence run alone through nn.LSTM", ("logits", "weights"))
+         f"each sequence run alone through nn.LSTM ({lengths=})", ("logits", "weights"))
 
 
 # -- gradient --------------------------------------------------------------------------------
