@@ -35,8 +35,7 @@ class Seq(kit.Case):
     batch_first: bool
     data_seed: int
 
-    def layout(self, x_btd: torch.Tensor) -> torch.Tensor:
-        """(B, T, D) into the module's layout, and back (a transpose is its own inverse)."""
+    def layout(self, x_btd: torch.Tensor) -> torch.Tensor:  # (B, T, D) to the module's layout and back
         return x_btd if self.batch_first else x_btd.transpose(0, 1).contiguous()
 
     def build(self, candidate, reference, dtype=f64, dropout=0.3):
@@ -105,11 +104,10 @@ def test_learned_table_follows_the_interface(candidate, D, L):
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_longer_than_max_len_raises(candidate, seed, name, batch_first):
     """T == max_len works; T > max_len raises a ValueError that says T and max_len (no truncation, no broadcast)."""
-    m, g, layout = getattr(candidate, name)(4, 5, batch_first=batch_first), kit.generator(seed), Seq(
-        name, 2, 5, 4, 0, batch_first, seed).layout
-    assert_shape(m(x := layout(torch.randn(2, 5, 4, generator=g))), x.shape, f"{name} output at T == max_len == 5")
+    m, layout = getattr(candidate, name)(4, 5, batch_first=batch_first), Seq(name, 2, 5, 4, 0, batch_first, seed).layout
+    assert_shape(m(x := layout(torch.randn(2, 5, 4))), x.shape, f"{name} output at T == max_len == 5")
     for T in (6, 9):
-        x = layout(torch.randn(2, T, 4, generator=g))
+        x = layout(torch.randn(2, T, 4))
         error = kit.expect_raises(lambda: m(x), "ValueError", f"{name}(4, max_len=5) on x {tuple(x.shape)} (T={T})")
         assert str(T) in error.remote_message and "5" in error.remote_message, (
             f"the ValueError should say T={T} and max_len=5; it said {error.remote_message!r}")
@@ -161,7 +159,8 @@ def test_sinusoidal_gradient_passes_straight_through(candidate, reference, case)
     cand, _, x, _ = case.build(candidate, reference)
     got = candidate.lib.grads(cand, [x], {}, grad_out := torch.randn(x.shape, generator=case.generator(1), dtype=f64))
     assert_equal(got["input_grads"][0], grad_out, "gradient w.r.t. x (d(x + PE)/dx is the identity)")
-    assert not (trained := [k for k, v in got["param_grads"].items() if v is not None]), f"the table is trained: {trained}"
+    trained = [k for k, v in got["param_grads"].items() if v is not None]
+    assert not trained, f"the sinusoidal table must not be trained, but these received gradients: {trained}"
 
 
 @pytest.mark.category("gradient")
@@ -186,6 +185,7 @@ def test_learned_gradients_match_finite_differences(candidate, reference, seed, 
 
 # -- convergence -----------------------------------------------------------------------------
 VOCAB, LENGTH, D_MODEL, MAX_LEN = 8, 8, 16, 16
+TAGGER = (VOCAB, D_MODEL, VOCAB)  # vocab_size, d_model, num_classes of support.position_tagger
 
 
 @pytest.mark.category("convergence")
@@ -194,9 +194,8 @@ def test_learns_a_task_that_needs_positions(candidate, reference, seed, artifact
     """Position t must output the token at t - 1: attention alone sees a set (about 32%); with positions, 100%."""
     def models(s, run):
         with kit.seeded(s):
-            ref = support.position_tagger(getattr(reference, name)(D_MODEL, MAX_LEN), VOCAB, D_MODEL, VOCAB, s)
-        model = candidate.lib.support("position_tagger", getattr(candidate, name)(D_MODEL, MAX_LEN), VOCAB, D_MODEL,
-                                      VOCAB, s)
+            ref = support.position_tagger(getattr(reference, name)(D_MODEL, MAX_LEN), *TAGGER, s)
+        model = candidate.lib.support("position_tagger", getattr(candidate, name)(D_MODEL, MAX_LEN), *TAGGER, s)
         model.load_state_dict(ref.state_dict(), strict=False)  # the positions' own names are graded elsewhere
         return model, ref
 
@@ -235,7 +234,8 @@ def test_same_positions_for_every_sequence_in_both_layouts(candidate, reference,
         added = assert_shape(m_bf(x), x.shape, f"{name} output") - x  # (B, T, D)
         assert_close(added, added[:1].expand_as(added), f"{name}: output - x of each sequence vs of sequence 0 (the "
                      "same positions for all; index [b, t, d])", rtol=0, atol=1e-12)
-        assert_close(m_bf(x2) - x2, added, f"{name}: output - x for another x (must not depend on x)", rtol=0, atol=1e-12)
+        assert_close(m_bf(x2) - x2, added, f"{name}: output - x for another x (must not depend on x)", rtol=0,
+                     atol=1e-12)
         assert_close(m_tf(x.transpose(0, 1).contiguous()), m_bf(x).transpose(0, 1), f"{name} with batch_first=False "
                      "on x.transpose(0, 1) vs batch_first=True on x, transposed")
 
