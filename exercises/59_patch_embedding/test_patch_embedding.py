@@ -54,7 +54,8 @@ class Img(kit.Case):
 
     def embedding(self, candidate, reference) -> kit.Twins:
         """Candidate and reference PatchEmbedding holding the same random float64 weights."""
-        return kit.twins(lambda lib: lib.PatchEmbedding(self.C, self.p, self.E), candidate, reference, self.generator(2))
+        return kit.twins(lambda lib: lib.PatchEmbedding(self.C, self.p, self.E), candidate, reference,
+                         self.generator(2))
 
 
 def imgs(w=st.integers(1, 3)):
@@ -63,7 +64,7 @@ def imgs(w=st.integers(1, 3)):
 
 
 class Vit(kit.Case):
-    """TinyViT on B images of C channels in an (h, w) grid of p x p patches; heads x hd dims, `depth` blocks, K classes."""
+    """TinyViT on B images of C channels, an (h, w) grid of p x p patches, heads x hd dims, depth blocks, K classes."""
 
     B: int
     C: int
@@ -141,7 +142,8 @@ def test_sizes_that_do_not_tile_raise(candidate, seed, H, W, p):
     patches = torch.randn(2, (H2 // p) * (W2 // p), 3 * p * p, generator=kit.generator(seed))
     for what, call in [(f"patchify of images {tuple(x.shape)}, p={p}", lambda: candidate.patchify(x, p)),
                        (f"PatchEmbedding(3, {p}, 4) on {tuple(x.shape)}", lambda: candidate.PatchEmbedding(3, p, 4)(x)),
-                       (f"TinyViT({(H, W)}, {p}, ...)", lambda: candidate.TinyViT((H, W), p, 3, 2, embed_dim=4, depth=1, num_heads=1)),
+                       (f"TinyViT({(H, W)}, {p}, ...)",
+                        lambda: candidate.TinyViT((H, W), p, 3, 2, embed_dim=4, depth=1, num_heads=1)),
                        (f"unpatchify to image_size={(H, W)}", lambda: candidate.unpatchify(patches, p, (H, W))),
                        ("unpatchify of a last dim not a multiple of p*p",
                         lambda: candidate.unpatchify(patches[:, :, 1:], p, (H2, W2))),
@@ -238,7 +240,8 @@ def test_vit_learns_where_the_spot_is(candidate, reference, seed, artifacts):
     args = (GRID * PATCH, PATCH, CHANNELS, GRID)
     kit.check_convergence(
         candidate, artifacts, seed, runs=2, threshold=0.9, train=dict(steps=80, lr=5e-3, batch_size=32),
-        models=lambda s, run: kit.same_init(candidate.TinyViT(*args, **VIT), lambda: reference.TinyViT(*args, **VIT), s),
+        models=lambda s, run: kit.same_init(candidate.TinyViT(*args, **VIT), lambda: reference.TinyViT(*args, **VIT),
+                                            s),
         task=lambda g: (*support.spot_row_task(1024, GRID, PATCH, CHANNELS, g),
                         *support.spot_row_task(512, GRID, PATCH, CHANNELS, g)),
         subject=f"your TinyViT{args} {VIT}", goal="on 'is the bright spot in the top or the bottom half'")
@@ -271,10 +274,11 @@ def test_one_pixel_moves_one_token(candidate, reference, case, data):
 def test_shifting_by_a_patch_shifts_the_tokens(candidate, reference, case, data):
     """Rolling the image by whole patches rolls the (h, w) grid of tokens the same way."""
     cand, x, p = case.embedding(candidate, reference)[0], case.images(), case.p
-    dy, dx = data.draw(st.integers(0, case.h - 1), label="patch rows"), data.draw(st.integers(1, case.w - 1), label="columns")
+    dy = data.draw(st.integers(0, case.h - 1), label="patch rows")
+    dx = data.draw(st.integers(1, case.w - 1), label="patch columns")
     flat, grid = (case.B, case.h * case.w, case.E), (case.B, case.h, case.w, case.E)
     tokens = assert_shape(cand(x), flat, "patch embeddings").reshape(grid)
-    rolled = assert_shape(cand(torch.roll(x, (dy * p, dx * p), dims=(2, 3))), flat, "patch embeddings of the rolled image")
+    rolled = assert_shape(cand(torch.roll(x, (dy * p, dx * p), dims=(2, 3))), flat, "embeddings of the rolled image")
     assert_close(rolled.reshape(grid), torch.roll(tokens, (dy, dx), dims=(1, 2)), f"tokens of the image rolled by "
                  f"({dy}, {dx}) patches vs the token grid rolled the same; index [b, patch row, patch column, e]")
 
@@ -283,7 +287,7 @@ def test_shifting_by_a_patch_shifts_the_tokens(candidate, reference, case, data)
 @FEW
 @given_cases(vits)
 def test_vit_without_positions_ignores_patch_order(candidate, reference, case):
-    """With pos_embed = 0 only content tells patches apart: shuffling them must not change the logits read from [CLS]."""
+    """With pos_embed = 0 only content tells patches apart: shuffling them leaves the logits read from [CLS] alone."""
     cand, _, sd, x = case.build(candidate, reference)
     cand.load_state_dict({**sd, "pos_embed": torch.zeros_like(sd["pos_embed"])})
     perm = torch.randperm(case.h * case.w, generator=case.generator(1))
