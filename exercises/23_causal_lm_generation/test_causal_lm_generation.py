@@ -17,7 +17,7 @@ WEIGHTS = dict(bias_std=0.3, gain_std=0.2)  # random_state_dict's spread: nothin
 
 
 class Net(kit.Case):
-    """B sequences of T tokens (or vectors), block_size T + extra, H heads of hd dims; V > 0: a GPT of n_layer blocks."""
+    """B sequences of T tokens (or vectors), block_size T + extra, H heads of hd dims; V > 0: a GPT, n_layer blocks."""
 
     B: int
     T: int
@@ -59,9 +59,9 @@ def torch_gpt(sd: dict, case: Net):
     for i in range(case.n_layer):
         layer = nn.TransformerEncoderLayer(C, case.H, 4 * C, 0.0, "gelu", batch_first=True, norm_first=True, dtype=f64)
         layer.self_attn = mha_from(sd, f"h.{i}.attn.", C, case.H)
-        layer.load_state_dict({**layer.state_dict(), **{f"{theirs}.{n}": sd[f"h.{i}.{mine}.{n}"] for n in ("weight", "bias")
-                               for mine, theirs in [("ln_1", "norm1"), ("ln_2", "norm2"), ("mlp.c_fc", "linear1"),
-                                                    ("mlp.c_proj", "linear2")]}})
+        names = [("ln_1", "norm1"), ("ln_2", "norm2"), ("mlp.c_fc", "linear1"), ("mlp.c_proj", "linear2")]
+        layer.load_state_dict({**layer.state_dict(), **{f"{theirs}.{n}": sd[f"h.{i}.{mine}.{n}"]
+                                                        for n in ("weight", "bias") for mine, theirs in names}})
         layers.append(layer.eval())
     return layers
 
@@ -138,7 +138,7 @@ def test_attention_matches_reference(candidate, reference, case):
 @pytest.mark.category("equivalence")
 @given_cases(nets(gpt=False))
 def test_attention_matches_torch(candidate, reference, case):
-    """F.scaled_dot_product_attention(is_causal=True) and nn.MultiheadAttention with a causal mask, on c_attn's q, k, v."""
+    """F.scaled_dot_product_attention(is_causal=True), nn.MultiheadAttention with a causal mask: c_attn's q, k, v."""
     cand, _, sd, x = case.build(candidate, reference)
     B, T, C = x.shape
     q, k, v = (F.linear(x, w, b).view(B, T, case.H, case.hd).transpose(1, 2)  # (B, H, T, hd)
@@ -183,8 +183,9 @@ def test_generate_matches_reference_given_the_generator(candidate, reference, B,
     ref_gen, gen = kit.generator(gen_seed), remote_generator(candidate, gen_seed)
     expected = reference.generate(ref_lm, idx := prompt(B, T0, V, data_seed), n, temperature=temperature, top_k=top_k,
                                   generator=ref_gen)
-    got = assert_generated(candidate.generate(lm, idx, n, temperature=temperature, top_k=top_k, generator=gen), idx, n, V)
-    with kit.about(f"generator seed {gen_seed}, temperature={temperature:.4g}, top_k={top_k}, block_size={L}, ties={ties}"):
+    got = candidate.generate(lm, idx, n, temperature=temperature, top_k=top_k, generator=gen)
+    with kit.about(f"generator seed {gen_seed}, temperature={temperature:.4g}, top_k={top_k}, L={L}, ties={ties}"):
+        got = assert_generated(got, idx, n, V)
         assert_equal(got, expected, "generated tokens (README: crop, last position / temperature, keep logits >= the "
                      "k-th largest, softmax, torch.multinomial(probs, 1, generator=generator))")
         assert_equal(gen.get_state(), ref_gen.get_state(), f"generator state after {n} new tokens (exactly one "
@@ -232,11 +233,13 @@ def test_memorizes_a_string(candidate, reference, seed, artifacts):
                                      lambda: reference.GPT(len(vocab), L_MEM, 2, 2, 32), seed)
     artifacts["loss_curve"] = {"candidate": kit.fit_and_check(candidate, model, x, y, seed=seed, **TRAIN)}
     for how, kwargs in [("greedy (top_k=1)", dict(top_k=1)), ("temperature 0.05", dict(temperature=0.05))]:
-        out = candidate.generate(model, x[:1], 2 * len(TEXT) - L_MEM, generator=remote_generator(candidate, seed), **kwargs)
-        text = "".join(vocab[i] for i in assert_generated(out, x[:1], 2 * len(TEXT) - L_MEM, len(vocab))[0].tolist())
+        n = 2 * len(TEXT) - L_MEM
+        out = candidate.generate(model, x[:1], n, generator=remote_generator(candidate, seed), **kwargs)
+        text = "".join(vocab[i] for i in assert_generated(out, x[:1], n, len(vocab))[0].tolist())
         if text != TEXT * 2:
             first = next(i for i, (a, b) in enumerate(zip(text, TEXT * 2)) if a != b)
-            ref_losses = artifacts["loss_curve"]["reference"] = training.fit(ref_model, x, y, seed=seed, **TRAIN)["losses"]
+            ref_losses = training.fit(ref_model, x, y, seed=seed, **TRAIN)["losses"]
+            artifacts["loss_curve"]["reference"] = ref_losses
             raise kit.Mismatch(f"after {TRAIN['steps']} Adam steps (seed {seed}) your model, generating {how} from "
                                f"{TEXT[:L_MEM]!r}, wrote {text!r} (first difference at character {first}); final "
                                f"training loss {artifacts['loss_curve']['candidate'][-1]:.3f}, the reference's from "
@@ -248,15 +251,17 @@ def test_memorizes_a_string(candidate, reference, seed, artifacts):
 @given_cases(nets(gpt=True), data=st.data())
 def test_future_tokens_never_change_past_logits(candidate, reference, case, data):
     cand, _, _, idx = case.build(candidate, reference)
-    kit.assert_causal(cand, idx, data.draw(st.integers(0, case.T - 1), label="last unchanged position"), case.generator(1),
-                      fresh=lambda shape: (idx + torch.randint(1, case.V, shape, generator=case.generator(2))) % case.V)
+    t = data.draw(st.integers(0, case.T - 1), label="last unchanged position")
+    shift = torch.randint(1, case.V, idx.shape, generator=case.generator(2))  # every future token changes
+    kit.assert_causal(cand, idx, t, case.generator(1), fresh=lambda shape: (idx + shift) % case.V)
 
 
 @pytest.mark.category("property")
 @given_cases(nets(gpt=False), data=st.data())
 def test_attention_ignores_future_positions(candidate, reference, case, data):
     cand, _, _, x = case.build(candidate, reference)
-    kit.assert_causal(cand, x, data.draw(st.integers(0, case.T - 1), label="last unchanged position"), case.generator(1))
+    t = data.draw(st.integers(0, case.T - 1), label="last unchanged position")
+    kit.assert_causal(cand, x, t, case.generator(1))
 
 
 @pytest.mark.category("property")
@@ -284,13 +289,17 @@ def test_top_k_never_samples_outside_the_top_k(candidate, seed, top_k):
                  f"sampled token among the top {top_k} logits; index [step, row]")
 
 
+LOGITS = [3.0, 2.0, 2.0, 2.0, 1.0, 0.0]
+
+
 @pytest.mark.category("property")
 @pytest.mark.parametrize("top_k", [2, 3])
 def test_top_k_keeps_every_token_tied_with_the_kth(candidate, seed, top_k):
     """Logits (3, 2, 2, 2, 1, 0) whatever the context: tokens 1, 2, 3 tie for 2nd place, so top_k 2 or 3 keeps all
     four best tokens (README: every logit >= the k-th largest), never 4 or 5; each tied one is drawn ~360 of 2048."""
-    lm, logits = candidate.lib.support("fixed_logits_lm", [3.0, 2.0, 2.0, 2.0, 1.0, 0.0], 4), [3.0, 2.0, 2.0, 2.0, 1.0, 0.0]
-    out = candidate.generate(lm, idx := prompt(512, 1, 6, seed), 4, top_k=top_k, generator=remote_generator(candidate, seed))
+    lm, logits = candidate.lib.support("fixed_logits_lm", LOGITS, 4), LOGITS
+    out = candidate.generate(lm, idx := prompt(512, 1, 6, seed), 4, top_k=top_k,
+                             generator=remote_generator(candidate, seed))
     counts = torch.bincount(assert_generated(out, idx, 4, 6)[:, 1:].flatten(), minlength=6).tolist()
     assert not (counts[4] or counts[5] or min(counts[:4]) < 100), (
         f"top_k={top_k} with logits {logits}: token counts over 2048 draws are {counts}; tokens 0 to 3 must all be "
