@@ -47,6 +47,8 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
         return
     for f in ex.static_findings:
         echo(f"  ! line {f['line']}: {f['message']}")
+    if ex.likely_mistake:
+        _print_likely_mistake(ex.likely_mistake, echo)
     ran = [t for t in ex.tests if t.status != "not_run"]
     width = max((len(t.name) for t in ran), default=10)
     for t in ran:
@@ -99,6 +101,16 @@ def print_interview(data: dict) -> None:
         when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
         click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
                    f"  {row['attempts']} attempt(s)")
+
+
+def _print_likely_mistake(likely: dict, echo) -> None:
+    """The known mistake the failures look like, in both languages, and why we think so."""
+    one = len(likely["names"]) == 1
+    echo(click.style("  This looks like a known mistake" + ("" if one else " (one of these)") + ":", fg="yellow", bold=True))
+    for name, en, zh in zip(likely["names"], likely["en"], likely["zh"]):
+        echo(f"    {name}: {en}")
+        echo(f"    {' ' * len(name)}  {zh}")
+    echo(f"    ({likely['evidence']})")
 
 
 def print_validation(v: Validation) -> None:
