@@ -297,6 +297,13 @@ def test_assert_follows_global_seed():
         kit.assert_follows_global_seed(candidate, private, 3, ["weight"], "Linear(6, 4)")
 
 
+def test_remote_generator_gives_the_stream_of_generator():
+    candidate = SimpleNamespace(lib=SimpleNamespace(make=remote_ops.make))
+    gen = kit.remote_generator(candidate, 7)
+    assert isinstance(gen, torch.Generator)
+    assert torch.equal(torch.rand(5, generator=gen), torch.rand(5, generator=kit.generator(7)))
+
+
 def test_statistics():
     g = kit.generator(0)
     right = torch.rand(4096, generator=g) * 2 - 1  # U(-1, 1)
