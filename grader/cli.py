@@ -71,12 +71,14 @@ def main() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
 @click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of the console and the report (default: from the locale, else en).")
 @click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
                                                             f"(default: ${progress.DB_ENV}, else the workspace's).")
 def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, diagnose, screen, report,
-          json_path, junit, select, verbose, audience, db):
+          json_path, junit, select, verbose, lang, audience, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -117,9 +119,12 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     from grader import results
 
     run = results.for_audience(run, audience)
-    problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
+    from grader import i18n
+
+    lang = lang or i18n.default_lang()
+    problems = _write_outputs(run, outputs, lang)  # before the console: a printing problem must not lose them
     try:
-        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
+        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values(), lang=lang)
     except BrokenPipeError:  # `grade ... | head`: the reader left; the verdict still sets the exit status
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
@@ -183,7 +188,7 @@ def _exercises_phrase(exercises) -> str:
     return exercises[0].id if len(exercises) == 1 else f"the {len(exercises)} exercises"
 
 
-def _write_outputs(run, outputs: dict) -> list[str]:
+def _write_outputs(run, outputs: dict, lang: str = "en") -> list[str]:
     """Write --json, --junit and --report; returns what could not be written (one line each)."""
     from grader import results
 
@@ -193,7 +198,7 @@ def _write_outputs(run, outputs: dict) -> list[str]:
             if option == "--report":
                 from grader.report import render_report
 
-                results.write_text(path, render_report(run))
+                results.write_text(path, render_report(run, lang))
             else:
                 results.write_text(path, results.json_text(run) if option == "--json" else results.junit_text(run))
         except (OSError, ValueError) as e:
@@ -255,24 +260,26 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default="batch-out", show_default=True,
               help="Output folder: OUT/<candidate>/ and OUT/leaderboard.csv|html.")
 @click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of the console and the report (default: from the locale, else en).")
 @click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--diagnose/--no-diagnose", default=True, show_default=True,
               help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True)
-def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, diagnose,
-          screen) -> None:
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, lang, audience,
+          diagnose, screen) -> None:
     """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
 
     A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
     candidate was graded, 2 the grader could not grade some (their rows say why)."""
-    from grader import batch as batching
+    from grader import batch as batching, i18n
     from grader.session import Settings
 
     try:
         folders = batching.candidates(submissions, batching.parse_shard(shard))
         plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
-                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience)
+                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience, lang or i18n.default_lang())
         settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
                             screen=screen, diagnose=diagnose)
         batching.check_references(plan, settings)
