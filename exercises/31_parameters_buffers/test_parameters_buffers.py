@@ -109,7 +109,7 @@ def test_matches_batchnorm_statistics_and_eval_output(candidate, reference, case
 
 @pytest.mark.category("equivalence")
 @given_cases(models(), trainable_only=st.booleans())
-def test_count_parameters_matches_torch(candidate, reference, case, trainable_only):
+def test_count_parameters_matches_torch(candidate, case, trainable_only):
     here = support.counting_model(*case.args)
     expected = sum(p.numel() for p in here.parameters() if p.requires_grad or not trainable_only)
     got = candidate.count_parameters(candidate.lib.support("counting_model", *case.args),
@@ -120,7 +120,7 @@ def test_count_parameters_matches_torch(candidate, reference, case, trainable_on
 
 @pytest.mark.category("equivalence")
 @given_cases(models())
-def test_parameter_table_matches_named_parameters(candidate, reference, case):
+def test_parameter_table_matches_named_parameters(candidate, case):
     expected = table(support.parameter_rows(support.counting_model(*case.args)))
     got = table(candidate.parameter_table(candidate.lib.support("counting_model", *case.args)))
     for i in range(max(len(got), len(expected))):
