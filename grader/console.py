@@ -65,6 +65,9 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
              f"{not_run[0].message.removeprefix('not run: ')}")
     for category, reason in ex.not_applicable.items():
         echo(f"  n/a   {category:11} {reason}")
+    first = next((t for t in ran if t.status in ("fail", "error") and t.reproduce), None)
+    if first is not None:
+        echo(f"  rerun the first failure: {first.reproduce}")
     c = ex.counts()
     echo(f"  score {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} tests passed · {ex.duration:.1f} s")
 

@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader import credit, mistakes
+from grader import credit, mistakes, variants
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
 
-VALUELESS = ("constant_output", "nan_output")  # attacks and value-free variants are not mistakes to name
+VALUELESS = tuple(variants.FILLS)  # value-free variants (and indirect_* attacks) are not mistakes to name
 CACHE_ENV = "GRADER_CACHE_DIR"
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _LINE = re.compile(r"\bline \d+\b|:\d+:")
@@ -93,6 +93,16 @@ def cache_key(exercise: Exercise, reference: Path, mistake: mistakes.Mistake, se
     return digest.hexdigest()[:32]
 
 
+def _cache_path(exercise: Exercise, ctx, mistake: mistakes.Mistake, seed: int) -> Path:
+    key = cache_key(exercise, ctx.reference_path(exercise), mistake, seed, ctx.settings.select)
+    return cache_dir() / f"{exercise.id}-{key}.json"
+
+
+def remember(exercise: Exercise, ctx, mistake: mistakes.Mistake, seed: int, fp: Fingerprint) -> None:
+    """Cache a fingerprint found elsewhere (`grade validate` finds every mistake's)."""
+    _store(_cache_path(exercise, ctx, mistake, seed), fp)
+
+
 def fingerprints(exercise: Exercise, ctx, seed: int) -> dict[str, Fingerprint]:
     """Each nameable known mistake's fingerprint on `seed` (from the cache, else by grading it)."""
     from grader.runner import grade_exercise
@@ -101,7 +111,7 @@ def fingerprints(exercise: Exercise, ctx, seed: int) -> dict[str, Fingerprint]:
     found = {}
     with tempfile.TemporaryDirectory(prefix="grader-fingerprints-") as folder:
         for m in filter(is_nameable, _catalog(exercise)):
-            path = cache_dir() / f"{exercise.id}-{cache_key(exercise, reference, m, seed, ctx.settings.select)}.json"
+            path = _cache_path(exercise, ctx, m, seed)
             if path.is_file():
                 found[m.name] = Fingerprint(**json.loads(path.read_text(encoding="utf-8")))
                 continue

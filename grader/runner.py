@@ -21,6 +21,7 @@ from grader.results import ExerciseResult, RunResult, TestResult
 from grader.session import ExerciseRun, ReferenceProblem, RunContext
 
 PHASE_KEY = pytest.StashKey[dict]()
+K_IDENT = re.compile(r"[\w:+\-.\[\]\\/]+")  # what pytest -k takes as one name (a parametrised one too)
 NOT_SUBMITTED = "not submitted"
 
 
@@ -202,7 +203,7 @@ class ResultCollector:
         parts = ["grade", str(self.exercise.path), "--submission", str(self.run.submission), "--seed", str(self.run.seed)]
         if s.solutions:
             parts += ["--solutions", str(s.solutions)]
-        parts += ["-k", item.name.split("[")[0]]
+        parts += ["-k", item.name if K_IDENT.fullmatch(item.name) else item.name.split("[")[0]]
         return shlex.join(parts)
 
 
