@@ -1,7 +1,8 @@
 """Every limit's default, in one place (shared by both sides): what a worker may use, how big a
 message, a frame or a submission may be, and the ranges an operator may set.
 
-Pure data, no imports of the grader: the trusted side, the fork server and the worker read it alike.
+Shared by both sides (see grader/worker/__init__.py). Pure data, no imports of the grader: the
+trusted side, the fork server and the worker read it alike.
 """
 from __future__ import annotations
 
