@@ -33,8 +33,8 @@ def assert_shape(value, shape, name: str = "output", dtype: torch.dtype | None =
     return t
 
 
-def assert_finite(value, name: str = "output", where: torch.Tensor | None = None) -> None:
-    """Every element (or every element selected by bool mask `where`) must be finite."""
+def assert_finite(value, name: str = "output", where: torch.Tensor | None = None) -> torch.Tensor:
+    """Every element (or every element selected by bool mask `where`) must be finite; returns the tensor."""
     t = assert_tensor(value, name)
     bad = ~torch.isfinite(t)
     if where is not None:
@@ -43,6 +43,7 @@ def assert_finite(value, name: str = "output", where: torch.Tensor | None = None
         first = [int(i) for i in bad.nonzero()[0]]
         raise Mismatch(f"{name}: {int(bad.sum())} of {t.numel()} elements are not finite; "
                        f"first at {first} (value {t[tuple(first)].item()}); shape {tuple(t.shape)}")
+    return t
 
 
 def assert_close(actual, expected: torch.Tensor, name: str = "output", *, rtol: float | None = None,

@@ -79,13 +79,26 @@ def print_progress(data: dict) -> None:
     """The practice summary: attempts and streak, best score per exercise, per-tag mastery, what next."""
     click.echo(f"{data['attempts']} attempts; streak {data['streak_days']} day(s)")
     for ex, row in data["exercises"].items():
+        review = f"  review {row['due']}" if "due" in row else ""
         click.echo(f"  {ex}  best {row['best_score']:g}/{row['max_score']:g}  {row['attempts']} attempt(s)"
-                   f"  {row['hints_used']} hint(s)  last {row['last']}")
+                   f"  {row['hints_used']} hint(s)  last {row['last']}{review}")
     weak = sorted(data["tags"].items(), key=lambda item: (item[1]["mastery"], item[0]))
     if weak:
         click.echo("mastery by tag (weakest first): " + ", ".join(
             f"{tag} {v['mastery']:.0%} ({v['tried']}/{v['of']} tried)" for tag, v in weak[:8]))
+    if data.get("due"):
+        click.echo("due for review: " + ", ".join(data["due"]))
     click.echo(f"drill next: {data['next'] or 'nothing left'}")
+
+
+def print_interview(data: dict) -> None:
+    """An interview's report: per exercise, passed or not, minutes to the first pass, best score."""
+    click.echo(f"interview {data['id']}: {data['passed']}/{data['of']} passed "
+               f"({data['started_at']} to {data['ends_at']})")
+    for row in data["exercises"]:
+        when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
+        click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
+                   f"  {row['attempts']} attempt(s)")
 
 
 def print_validation(v: Validation) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from grader import clock, credit, text
 from grader.compare import Mismatch
-from grader.discovery import Exercise
+from grader.discovery import Exercise, is_hidden
 from grader.proxy import CandidateError, MissingName
 from grader.pytest_plugin import ARTIFACTS_KEY, CANDIDATE_KEY
 from grader.results import ExerciseResult, RunResult, TestResult
@@ -181,7 +181,8 @@ class ResultCollector:
         points_marker = item.get_closest_marker("points")
         points = float(points_marker.args[0]) if points_marker else self.exercise.points_for(category)
         return TestResult(name=item.name, nodeid=item.nodeid, category=category, status=status, points=points,
-                          duration=duration, message=message, reproduce=self._reproduce(item))
+                          duration=duration, message=message, reproduce=self._reproduce(item),
+                          hidden=is_hidden(Path(str(item.path))))
 
     def _result_for(self, item: pytest.Item) -> TestResult:
         phases = item.stash[PHASE_KEY]

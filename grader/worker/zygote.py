@@ -31,7 +31,7 @@ _spawned = itertools.count()
 
 def main(argv: list[str]) -> None:
     """Entry point: `python -m grader.worker.zygote FD [--user-namespace] [MODULE ...]` (FD: the socket,
-    MODULEs to preload; --user-namespace: confine workers without root, see grader.confine)."""
+    MODULEs to preload; --user-namespace: confine workers without root, see grader.worker.confine)."""
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGTERM, _stop)
     confine.die_with_parent(signal.SIGTERM)

@@ -1,0 +1,47 @@
+"""The exercise kit: the checks exercise suites share (trusted side only; never imported by the worker).
+
+A suite does `from grader import kit` (or `from grader.kit import ...`) and finds here:
+- cases (`grader.kit.cases`): `generator`, `seeded`, `Case` (self-describing test cases drawn by
+  `@st.composite` strategies), `about` (adds the case to any failure), `given_cases` (`@given` of a
+  case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
+- weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
+  reference holding the same weights), `same_init` (the same for training), `load`; a module's
+  interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
+  `assert_follows_global_seed`;
+- statistics (`grader.kit.statistics`): `assert_within` (a bound), `assert_uniform` (a KS test);
+- comparisons (re-exported from `grader.compare`): `assert_close`, `assert_equal`, `assert_shape`,
+  `assert_finite`, `assert_tensor`, `assert_unchanged`, `Mismatch`;
+- gradients (`grader.kit.gradients`): `check_gradients` (against an oracle or the reference, for a
+  function of several tensors or a module), `check_finite_differences`, `require_gradients`,
+  `assert_grads_close`;
+- calls (`grader.kit.calls`): `assert_inputs_unchanged`, `expect_raises`;
+- invariance (`grader.kit.invariance`): `assert_causal`, `assert_ignores` (padding);
+- convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check`, `accuracy`,
+  `TRAIN_TIMEOUT_FACTOR`;
+- `exercise_support` (`grader.kit.support`): the exercise's own support.py, imported here.
+Each public function's docstring has one example. Topic-specific properties stay in the suite.
+"""
+from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor,
+                            assert_unchanged)
+from grader.kit.calls import assert_inputs_unchanged, expect_raises
+from grader.kit.cases import Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair, seeded
+from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
+from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
+from grader.kit.invariance import assert_causal, assert_ignores
+from grader.kit.support import exercise_support
+from grader.kit.statistics import assert_uniform, assert_within
+from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
+                                load, random_state_dict, same_init, twins)
+
+__all__ = [
+    "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
+    "assert_inputs_unchanged", "expect_raises",
+    "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "seeded",
+    "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
+    "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
+    "assert_causal", "assert_ignores",
+    "exercise_support",
+    "assert_uniform", "assert_within",
+    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
+    "twins",
+]

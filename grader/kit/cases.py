@@ -1,0 +1,129 @@
+"""Cases: seeded randomness, test cases that describe themselves, and common hypothesis strategies."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.compare import Mismatch
+
+f64 = torch.float64
+data_seeds = st.integers(0, 2**32 - 1)  # seeds of the tensors a hypothesis example draws
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with `seed` (use one per test or per hypothesis example).
+
+    >>> torch.randn(2, generator=generator(0)).tolist() == torch.randn(2, generator=generator(0)).tolist()
+    True
+    """
+    return torch.Generator().manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Run a block with torch's global RNG seeded, restoring the previous state afterwards
+    (for code such as module constructors that cannot take a generator).
+
+    >>> with seeded(3):
+    ...     layer = torch.nn.Linear(4, 2)  # the same weights on every run
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def pair(v) -> tuple[int, int]:
+    """An int or a (height, width) pair, as a pair.
+
+    >>> pair(3), pair((1, 2))
+    ((3, 3), (1, 2))
+    """
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def int_or_pair(lo: int, hi: int):
+    """A strategy for an int (the same for height and width) or a (height, width) tuple, both in
+    [lo, hi]: torch accepts both forms, so both are graded.
+
+    >>> @given(stride=int_or_pair(1, 3))
+    ... def test_strides(candidate, stride): ...
+    """
+    return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
+
+
+class Case:
+    """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
+    whose fields say everything about one call. Draw it with a strategy (`st.builds(Sizes, ...)` or
+    `@st.composite`) and name it in every failure message: `str(case)` is `case.describe()`,
+    `with about(case):` and `@given_cases(...)` add it to any failure raised inside.
+    A field named `data_seed` seeds `case.generator()`.
+
+    >>> class Sizes(Case):
+    ...     B: int
+    ...     T: int
+    ...     data_seed: int = 0
+    >>> str(Sizes(2, 5))
+    'B=2, T=5, data_seed=0'
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True)(cls)
+
+    def describe(self) -> str:
+        """One line naming every field (override it to say more, e.g. shapes)."""
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def replace(self, **changes) -> "Case":
+        """A copy with some fields changed: `case.replace(groups=1)`."""
+        return dataclasses.replace(self, **changes)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh generator seeded by the case's `data_seed` (plus `offset`, for a second stream)."""
+        return generator(getattr(self, "data_seed") + offset)
+
+
+@contextlib.contextmanager
+def about(case):
+    """Add `case` (anything with a readable `str`) to the message of every failed check raised
+    inside the block; a Mismatch keeps its diagnostics. The candidate's own errors pass unchanged.
+
+    >>> with about(cfg):  # "output vs F.conv2d: 3 of 40 elements ...\\n  case: x (1, 2, 5, 5), ..."
+    ...     assert_close(candidate.conv2d(x, w, b), F.conv2d(x, w, b), "output vs F.conv2d")
+    """
+    try:
+        yield
+    except Mismatch as e:
+        raise Mismatch(f"{e}\n  case: {case}", e.diagnostics) from None
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n  case: {case}") from None
+
+
+def given_cases(strategy, *, replace: tuple = (), **strategies):
+    """`@given(case=strategy, **strategies)` for a test taking a `case` argument, whose body runs
+    inside `about(case)`: every failure names the case without a `with` in the test.
+    replace: names of the test's own arguments (e.g. a `pytest.mark.parametrize`d "mask") that
+    replace the case's fields of the same name before the body runs.
+
+    >>> @pytest.mark.parametrize("mask", MASKS)
+    ... @given_cases(attns(), replace=("mask",))
+    ... def test_matches_reference(candidate, reference, mask, case):  # case.mask == mask
+    ...     assert_close(cand(x), ref(x), "output vs reference")
+    """
+    def decorate(test):
+        @functools.wraps(test)
+        def run(*args, case, **kwargs):
+            if replace:
+                case = case.replace(**{name: kwargs[name] for name in replace})
+            with about(case):
+                return test(*args, case=case, **kwargs)
+        return given(case=strategy, **strategies)(run)
+    return decorate

@@ -1,0 +1,308 @@
+"""The exercise kit (grader.kit): each check passes a right value and fails a wrong one with a
+message that names the quantity, the error and the case. Fast: the candidate is an in-process
+stand-in here (the sandboxed path is what `grade validate` of every exercise exercises)."""
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+from torch import nn
+
+from grader import kit, training
+from grader.worker import remote_ops
+from grader.proxy import CandidateError
+
+f64 = torch.float64
+WORKER_FIT = training.fit  # the candidate's training, apart from the reference's (counted below)
+
+
+class Checked:
+    """A callable standing in for a remote one: also answers `call_checked` as the proxy does."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def call_checked(self, *args, **kwargs):
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+        return self.fn(*args, **kwargs), list(args), kwargs
+
+
+def local_candidate(**names):
+    """The `candidate` fixture's interface, in process: names as given, `lib` from grader.worker.remote_ops."""
+    lib = SimpleNamespace(grads=remote_ops.grads, build=remote_ops.build,
+                          fit=lambda *a, _timeout_factor=1, **k: WORKER_FIT(*a, **k))
+    return SimpleNamespace(lib=lib, **names)
+
+
+class Sizes(kit.Case):
+    B: int
+    T: int
+    data_seed: int = 0
+
+
+class WrongWeightGrad(torch.autograd.Function):
+    """x @ w.T with the weight's gradient transposed the wrong way round (a realistic bug)."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x @ w.T
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return g @ w, (g.T @ x) * 1.5
+
+
+# -- cases ------------------------------------------------------------------------------------
+def test_case_is_a_frozen_dataclass_that_describes_itself():
+    case = Sizes(2, 5, data_seed=7)
+    assert str(case) == "B=2, T=5, data_seed=7"
+    assert case.replace(T=1) == Sizes(2, 1, 7)
+    with pytest.raises(AttributeError):
+        case.B = 3
+    assert torch.equal(torch.randn(3, generator=case.generator()), torch.randn(3, generator=kit.generator(7)))
+
+
+def test_about_adds_the_case_and_keeps_diagnostics():
+    with pytest.raises(kit.Mismatch) as e, kit.about(Sizes(2, 5)):
+        kit.assert_close(torch.zeros(3, dtype=f64), torch.ones(3, dtype=f64), "output")
+    assert "output: 3 of 3 compared elements" in str(e.value) and "case: B=2, T=5, data_seed=0" in str(e.value)
+    assert e.value.diagnostics["quantity"] == "output"
+    with pytest.raises(CandidateError) as c, kit.about(Sizes(2, 5)):
+        raise CandidateError("exception", "your code raised ValueError")
+    assert "case" not in str(c.value)
+
+
+def test_given_cases_names_the_case_and_replaces_parametrized_fields():
+    seen = []
+
+    @kit.given_cases(st.builds(Sizes, B=st.integers(1, 3), T=st.integers(1, 3)), replace=("T",))
+    def check(T, case):
+        seen.append(case)
+        kit.assert_close(torch.full((case.B,), 1.0, dtype=f64), torch.ones(case.B, dtype=f64) * (case.B < 3), "ones")
+
+    with pytest.raises(kit.Mismatch) as e:
+        check(T=2)
+    assert "case: B=3, T=2" in str(e.value)
+    assert all(case.T == 2 for case in seen)
+
+
+# -- weights ----------------------------------------------------------------------------------
+def test_random_state_dict_is_shaped_like_the_module():
+    module = nn.Sequential(nn.Linear(400, 300), nn.LayerNorm(300), nn.Embedding(50, 300), nn.BatchNorm1d(300))
+    sd = kit.random_state_dict(module, kit.generator(0), scales={"0.weight": 10.0})
+    assert {k: v.shape for k, v in sd.items()} == {k: v.shape for k, v in module.state_dict().items()}
+    assert abs(float(sd["0.weight"].std()) - 10.0 / 400 ** 0.5) < 0.05  # N(0, 1/fan_in), scaled
+    assert abs(float(sd["0.bias"].std()) - 0.5) < 0.1 and abs(float(sd["2.weight"].std()) - 1.0) < 0.05
+    assert abs(float(sd["1.weight"].mean()) - 1.0) < 0.1 and abs(float(sd["3.weight"].mean()) - 1.0) < 0.1
+    assert torch.equal(sd["3.running_var"], torch.ones(300, dtype=f64)) and sd["3.running_var"].dtype == f64
+    assert sd["3.num_batches_tracked"].dtype == torch.int64
+    again = kit.random_state_dict({"w": (3, 4)}, kit.generator(0))
+    assert torch.equal(again["w"], kit.random_state_dict({"w": (3, 4)}, kit.generator(0))["w"])
+
+
+def test_twins_hold_the_same_weights():
+    lib = SimpleNamespace(Linear=nn.Linear)
+    cand, ref, sd = kit.twins(lambda l: l.Linear(4, 3), lib, lib, kit.generator(1))
+    x = torch.randn(2, 4, dtype=f64)
+    kit.assert_equal(cand(x), ref(x), "output")
+    assert cand.weight.dtype == f64 and torch.equal(cand.weight.detach(), sd["weight"])
+
+
+def test_assert_state_shapes_names_what_differs():
+    kit.assert_state_shapes(nn.Linear(4, 3), {"weight": (3, 4), "bias": (3,)}, "Linear(4, 3)")
+    kit.assert_state_shapes(nn.Linear(4, 3), nn.Linear(4, 3))
+    with pytest.raises(kit.Mismatch, match=r"missing \['bias'\], unexpected \['b'\], wrong shape .*'weight', \(4, 3\)"):
+        kit.assert_state_shapes(SimpleNamespace(state_dict=lambda: {"weight": torch.zeros(4, 3), "b": torch.zeros(3)}),
+                                {"weight": (3, 4), "bias": (3,)}, "Linear(4, 3)")
+
+
+# -- gradients --------------------------------------------------------------------------------
+def linear_args(g):
+    return {"x": torch.randn(5, 4, generator=g, dtype=f64), "w": torch.randn(3, 4, generator=g, dtype=f64)}
+
+
+def test_check_gradients_of_several_tensors():
+    g = kit.generator(0)
+    right = Checked(lambda x, w: x @ w.T)
+    kit.check_gradients(local_candidate(), right, lambda x, w: F.linear(x, w), linear_args(g), g=g)
+    with pytest.raises(kit.Mismatch, match=r"gradient w.r.t. w: \d+ of 12 compared elements"):
+        kit.check_gradients(local_candidate(), Checked(WrongWeightGrad.apply), lambda x, w: F.linear(x, w),
+                            linear_args(g), g=g)
+    with pytest.raises(kit.Mismatch, match="no gradient reached w"):
+        kit.check_gradients(local_candidate(), Checked(lambda x, w: x @ w.detach().T), lambda x, w: F.linear(x, w),
+                            linear_args(g), g=g)
+
+
+def test_check_gradients_of_a_module_compares_parameters_by_name():
+    g = kit.generator(0)
+    cand, ref, _ = kit.twins(lambda lib: lib.Linear(4, 3), SimpleNamespace(Linear=nn.Linear),
+                             SimpleNamespace(Linear=nn.Linear), g)
+    x = {"x": torch.randn(2, 4, generator=g, dtype=f64)}
+    kit.check_gradients(local_candidate(), cand, ref, x, g=g)
+    ref.bias.data += 1.0  # the output now differs: caught before the gradients
+    with pytest.raises(kit.Mismatch, match="output: "):
+        kit.check_gradients(local_candidate(), cand, ref, x, g=g)
+
+
+def test_check_finite_differences_of_functions_and_modules():
+    g = kit.generator(0)
+    kit.check_finite_differences(local_candidate(), Checked(lambda x, w: x @ w.T), linear_args(g), g=g)
+    with pytest.raises(kit.Mismatch, match="gradient vs finite differences: along random direction 1 of 3"):
+        kit.check_finite_differences(local_candidate(), Checked(WrongWeightGrad.apply), linear_args(g), g=g)
+    with pytest.raises(kit.Mismatch, match="does not depend on these inputs"):
+        kit.check_finite_differences(local_candidate(), Checked(lambda x, w: 0 * x @ w.T), linear_args(g), g=g)
+    module = nn.Linear(4, 3).double()
+    sd = {"weight": torch.randn(3, 4, generator=g, dtype=f64), "bias": torch.randn(3, generator=g, dtype=f64)}
+    kit.check_finite_differences(local_candidate(), module, {"x": torch.randn(2, 4, generator=g, dtype=f64)}, g=g,
+                                 state_dict=sd)
+
+
+# -- calls --------------------------------------------------------------------------------------
+def test_assert_inputs_unchanged():
+    x, mask = torch.randn(2, 3), torch.tensor([True, False, True])
+    kit.assert_inputs_unchanged(Checked(lambda x, mask=None: x.masked_fill(mask, 0.0)), {"x": x}, {"mask": mask})
+    with pytest.raises(kit.Mismatch, match=r"x after forward \(modified in place\)"):
+        kit.assert_inputs_unchanged(Checked(lambda x, mask=None: x.masked_fill_(mask, 0.0)), {"x": x}, {"mask": mask},
+                                    "forward")
+
+
+def test_expect_raises():
+    def raising(kind="exception", remote_type="ValueError"):
+        def call():
+            raise CandidateError(kind, "your code raised", remote_type=remote_type, remote_message="p must be in [0, 1]")
+        return call
+
+    assert kit.expect_raises(raising(), "ValueError", "Dropout(1.5)").remote_message == "p must be in [0, 1]"
+    with pytest.raises(kit.Mismatch, match="Dropout\\(1.5\\): expected ValueError, got TypeError: p must be"):
+        kit.expect_raises(raising(remote_type="TypeError"), "ValueError", "Dropout(1.5)")
+    with pytest.raises(kit.Mismatch, match="expected ValueError, but the call returned normally \\(Tensor\\)"):
+        kit.expect_raises(lambda: torch.zeros(1), "ValueError", "Dropout(1.5)")
+    with pytest.raises(CandidateError):
+        kit.expect_raises(raising(kind="timeout"), "ValueError")
+
+
+# -- invariance ---------------------------------------------------------------------------------
+def test_assert_causal():
+    g = kit.generator(0)
+    x = torch.randn(2, 6, 3, generator=g, dtype=f64)
+    kit.assert_causal(lambda x: x.cumsum(1), x, 2, g)
+    with pytest.raises(kit.Mismatch, match="outputs at positions <= 2 after changing only positions > 2 "
+                                           r"\(the future leaks in\)"):
+        kit.assert_causal(lambda x: x.flip(1).cumsum(1).flip(1), x, 2, g)
+
+
+def test_assert_ignores_padding():
+    g = kit.generator(0)
+    x = torch.randn(2, 5, 3, generator=g, dtype=f64)
+    padded = torch.tensor([[False, False, True, True, True], [False] * 4 + [True]])[..., None]  # (B, T, 1)
+
+    def masked_mean(x):
+        return (x * ~padded).sum(1) / (~padded).sum(1)
+
+    kit.assert_ignores(masked_mean, x, padded, g, what="padded tokens")
+    with pytest.raises(kit.Mismatch, match="outputs after changing only padded tokens"):
+        kit.assert_ignores(lambda x: x.mean(1), x, padded, g, what="padded tokens")
+
+
+# -- convergence --------------------------------------------------------------------------------
+def blobs(g, n=256):
+    centers = torch.tensor([[4.0, 0.0], [0.0, 4.0], [-4.0, -4.0]])
+    label = torch.randint(3, (n,), generator=g)
+    return centers[label] + torch.randn(n, 2, generator=g), label
+
+
+def test_check_convergence_trains_the_reference_only_when_needed(monkeypatch):
+    trained, artifacts = [], {}
+    fit = kit.convergence.training.fit
+    monkeypatch.setattr(kit.convergence.training, "fit", lambda *a, **k: trained.append(k["seed"]) or fit(*a, **k))
+
+    def models(s, run):
+        return kit.same_init(nn.Linear(2, 3), lambda: nn.Linear(2, 3), s)
+
+    kit.check_convergence(local_candidate(), artifacts, 0, models=models, task=lambda g: (*blobs(g), *blobs(g)),
+                          train=dict(steps=60, lr=5e-2, batch_size=64), threshold=0.9, runs=3)
+    assert set(artifacts["loss_curve"]) == {"candidate", "reference"} and len(artifacts["loss_curve"]["reference"]) == 60
+    assert trained == [0]  # the reference trained for the first loss curve only
+
+    def frozen(s, run):
+        model, ref = models(s, run)
+        model.weight.requires_grad_(False)  # cannot learn: only the bias trains
+        return model, ref
+
+    with pytest.raises(kit.Mismatch, match=r"after 60 Adam steps \(data seed 0\) your layer reaches \d+\.\d% held-out "
+                                           r"accuracy on blobs; the reference, .* reaches \d+\.\d%; at least 90%"):
+        kit.check_convergence(local_candidate(), {}, 0, models=frozen, task=lambda g: (*blobs(g), *blobs(g)),
+                              train=dict(steps=60, lr=5e-2, batch_size=64), threshold=0.9, subject="your layer",
+                              goal="on blobs")
+
+
+def test_fit_and_check_refuses_losses_that_are_not_the_models():
+    lib = SimpleNamespace(fit=lambda *a, _timeout_factor=1, **k: {"losses": [0.01] * 10})
+    x, y = blobs(kit.generator(0))
+    with pytest.raises(kit.Mismatch, match="training reported a final loss of 0.0100, but the trained model scores"):
+        kit.fit_and_check(SimpleNamespace(lib=lib), nn.Linear(2, 3), x, y, steps=10, lr=0.1, batch_size=8, seed=0)
+
+
+def test_grader_testing_still_offers_the_old_names():
+    from grader import testing
+    g = kit.generator(0)
+    module = nn.Linear(4, 3).double()
+    sd = {"weight": torch.randn(3, 4, generator=g, dtype=f64), "bias": torch.randn(3, generator=g, dtype=f64)}
+    x, grad_out = torch.randn(2, 4, generator=g, dtype=f64), torch.randn(2, 3, generator=g, dtype=f64)
+    testing.check_finite_differences(local_candidate(), module, sd, x, {}, grad_out, g)
+    got = remote_ops.grads(module, [x], {}, grad_out)
+    testing.assert_gradients_match(got, module, x, {}, grad_out)
+    assert testing.TRAIN_TIMEOUT_FACTOR == 6 and testing.seeded is kit.seeded
+
+
+# -- a module's interface and statistics ----------------------------------------------------------
+def test_assert_trainable_and_attributes():
+    class Half(nn.Module):  # the bias is a plain tensor: never trained
+        def __init__(self):
+            super().__init__()
+            self.weight, self.bias, self.in_features = nn.Parameter(torch.randn(3, 4)), torch.zeros(3), 4
+
+        def forward(self, x):
+            return x @ self.weight.T + self.bias
+
+    x = [torch.randn(2, 4)]
+    kit.assert_trainable(local_candidate(), nn.Linear(4, 3), x, {"weight": (3, 4), "bias": (3,)}, "Linear(4, 3)")
+    with pytest.raises(kit.Mismatch, match=r"trainable parameters of Linear\(4, 3\) .* got \{'weight': \(3, 4\)\}"):
+        kit.assert_trainable(local_candidate(), Half(), x, nn.Linear(4, 3), "Linear(4, 3)")
+    kit.assert_attributes(nn.Linear(4, 3, bias=False), {"in_features": 4, "bias": None})
+    with pytest.raises(kit.Mismatch, match=r"should be \{'in_features': 4, 'bias': None\}; got \{'in_features': 4, "
+                                           r"'bias': 'Tensor'\}"):
+        kit.assert_attributes(Half(), {"in_features": 4, "bias": None})
+
+
+def test_assert_follows_global_seed():
+    class Lib:
+        @staticmethod
+        def make(path, seed):
+            torch.manual_seed(seed)
+
+    candidate = SimpleNamespace(lib=Lib)
+    kit.assert_follows_global_seed(candidate, lambda: nn.Linear(6, 4), 3, ["weight", "bias"], "Linear(6, 4)")
+    private = lambda: kit.load(nn.Linear(6, 4), kit.random_state_dict({"weight": (4, 6), "bias": (4,)},  # noqa: E731
+                                                                      kit.generator(0), dtype=torch.float32))
+    with pytest.raises(kit.Mismatch, match="weight: two Linear\\(6, 4\\) built one after the other have identical"):
+        kit.assert_follows_global_seed(candidate, private, 3, ["weight"], "Linear(6, 4)")
+
+
+def test_statistics():
+    g = kit.generator(0)
+    right = torch.rand(4096, generator=g) * 2 - 1  # U(-1, 1)
+    kit.assert_uniform(kit.assert_within(right, 1.0, "weight"), 1.0, "weight")
+    with pytest.raises(kit.Mismatch, match=r"weight: entry \[\d+\] is -?1\.\d+, outside \[-1, 1\] \(fan_in\)"):
+        kit.assert_within(right * 1.5, 1.0, "weight", " (fan_in)")
+    with pytest.raises(kit.Mismatch, match="do not look like draws from U\\(-1, 1\\): Kolmogorov-Smirnov distance"):
+        kit.assert_uniform(right * 0.5, 1.0, "weight")  # a wrong scale, within the bound
