@@ -45,6 +45,10 @@ MAX_SOURCE_BYTES = 4 * MiB
 # torch threads in a worker (exercise tensors are tiny: more threads only add overhead).
 THREADS = 1
 
+# A candidate handed in as an archive (grader.archives): its members, and their bytes unpacked, all together.
+MAX_ARCHIVE_MEMBERS = 500
+MAX_ARCHIVE_BYTES = 32 * MiB
+
 # Processes + threads a confined worker's user may run (RLIMIT_NPROC): fork bombs and thread floods stop here.
 MAX_TASKS = 256
 
