@@ -163,7 +163,7 @@ def _record(run, db) -> None:
 
 def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
     """Every argument checked, in a fraction of a second: (exercises, Settings, {option: path})."""
-    from grader import confine
+    from grader.worker import confine
     from grader.session import RunContext, Settings
 
     exercises = discover(path)

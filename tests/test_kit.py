@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import kit, remote_ops, training
+from grader import kit, training
+from grader.worker import remote_ops
 from grader.proxy import CandidateError
 
 f64 = torch.float64
@@ -34,7 +35,7 @@ class Checked:
 
 
 def local_candidate(**names):
-    """The `candidate` fixture's interface, in process: names as given, `lib` from grader.remote_ops."""
+    """The `candidate` fixture's interface, in process: names as given, `lib` from grader.worker.remote_ops."""
     lib = SimpleNamespace(grads=remote_ops.grads, build=remote_ops.build,
                           fit=lambda *a, _timeout_factor=1, **k: WORKER_FIT(*a, **k))
     return SimpleNamespace(lib=lib, **names)
