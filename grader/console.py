@@ -34,7 +34,7 @@ def print_run(run: RunResult, verbose: bool = False, err: bool = False, lang: st
     for ex in run.exercises:
         print_exercise(ex, verbose, echo, lang)
     s = run.summary()
-    counts = ", ".join(f"{s[k]} {_(w)}" for k, w in (("pass", "passed"), ("fail", "failed"), ("error", "error"),
+    counts = ", ".join(f"{s[k]} {_(w)}" for k, w in (("pass", "passed"), ("fail", "failed"), ("error", "errors"),
                                                     ("skip", "skipped"), ("not_run", "not run")))
     echo(f"\n{_badge(s['status'])} {_('score')} {s['score']:g}/{s['max_score']:g} · {counts} · {run.duration:.1f} s")
 

@@ -26,7 +26,7 @@ ZH = {
     "this looks like a known mistake": "看起来是一个常见错误",
     "This looks like a known mistake": "看起来是一个常见错误",
     "(one of these)": "（以下之一）", "submission": "提交", "limits": "限制", "score": "得分",
-    "passed": "通过", "failed": "失败", "error": "错误", "skipped": "跳过", "not run": "未运行",
+    "passed": "通过", "failed": "失败", "error": "错误", "errors": "错误", "skipped": "跳过", "not run": "未运行",
     "not submitted": "未提交",
     # the console
     "rerun the first failure": "重新运行第一个失败的测试", "same kind of failure as": "与此同类的失败：",
