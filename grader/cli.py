@@ -285,7 +285,9 @@ def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs
         batching.check_references(plan, settings)
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
-    rows = batching.run_batch(folders, plan, settings, jobs, report=_batch_line)
+    from grader import console
+
+    rows = batching.run_batch(folders, plan, settings, jobs, report=console.BatchProgress())
     _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
     sys.exit(EXIT_GRADER_ERROR if any(r.status == "error" for r in rows) else 0)
@@ -299,11 +301,6 @@ def _job_summary(rows) -> None:
         job_summary.append(rows)
     except OSError as e:
         click.echo(f"grade: could not write the job summary: {e}", err=True)
-
-
-def _batch_line(row, position: int, total: int) -> None:
-    detail = row.error.splitlines()[-1] if row.error else f"{row.score:g}/{row.max_score:g}"
-    click.echo(f"[{position}/{total}] {row.candidate}: {row.status} {detail} ({row.seconds:.1f} s)", err=True)
 
 
 @main.command("merge")

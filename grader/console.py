@@ -188,3 +188,35 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing for
             pass
+
+
+class BatchProgress:
+    """`grade batch`'s progress on stderr: on a terminal one live bar (done/total, failures,
+    errors, time left), rewritten in place; elsewhere (CI logs) one line per candidate."""
+
+    WIDTH = 24
+
+    def __init__(self, stream=None, clock_fn=None):
+        from grader import clock
+
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.now = clock_fn or clock.monotonic
+        self.start, self.failed, self.errors = self.now(), 0, 0
+
+    def __call__(self, row, position: int, total: int) -> None:
+        self.failed += row.status == "fail"
+        self.errors += row.status == "error"
+        elapsed = self.now() - self.start
+        left = elapsed / position * (total - position)
+        detail = row.error.splitlines()[-1] if row.error else f"{row.score:g}/{row.max_score:g}"
+        line = f"[{position}/{total}] {row.candidate}: {row.status} {detail} ({row.seconds:.1f} s) · {left:.0f} s left"
+        if not self.live:
+            print(line, file=self.stream, flush=True)
+            return
+        filled = round(self.WIDTH * position / total)
+        bar = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {position}/{total} · {self.failed} failed · " \
+              f"{self.errors} errors · {left:.0f} s left · {row.candidate}"
+        end = "\n" if position == total else ""
+        print(f"\r\033[K{bar[:shutil.get_terminal_size().columns - 1]}", end=end, file=self.stream, flush=True)
+
