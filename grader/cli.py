@@ -143,8 +143,9 @@ def _in_workspace(path: Path, submission, db):
 
 
 def _record(run, db) -> None:
-    """Record the attempts in the progress database; a failure to record is reported, not a verdict.
-    During an interview whose time is up, say that this attempt does not count."""
+    """Record the attempts in the progress database and note on each result its practice so far
+    (attempts, hints used); a failure to record is reported, not a verdict. During an interview
+    whose time is up, say that this attempt does not count."""
     from grader import interview
 
     if db is not None:
@@ -152,6 +153,8 @@ def _record(run, db) -> None:
             progress.record_run(run, db)
             conn = progress.connect(db)
             under_way = interview.current(conn)
+            for ex in run.exercises:  # shown in this attempt's console, JSON and report
+                ex.practice = progress.practice_so_far(conn, ex.id)
             conn.close()
         except (OSError, progress.sqlite3.Error) as e:
             click.echo(f"grade: could not record progress in {db}: {e}", err=True)

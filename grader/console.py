@@ -84,6 +84,8 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo, lang: str
     c = ex.counts()
     echo(f"  {_('score')} {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} {_('tests passed')} · "
          f"{ex.duration:.1f} s")
+    if ex.practice:
+        echo(f"  {_('practice')}: {_('attempt')} {ex.practice['attempts']} · {ex.practice['hints_used']} {_('hints used')}")
 
 
 def print_catalog(exercises: list[Exercise]) -> None:

@@ -30,7 +30,8 @@ ZH = {
     "not submitted": "未提交",
     # the console
     "rerun the first failure": "重新运行第一个失败的测试", "same kind of failure as": "与此同类的失败：",
-    "tests passed": "项测试通过", "more tests": "项测试",
+    "tests passed": "项测试通过", "more tests": "项测试", "practice": "练习记录", "attempt": "第几次尝试",
+    "hints used": "个提示已用",
     "the grader could not grade this exercise": "评分器无法评分本练习",
 }
 
