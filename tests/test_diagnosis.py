@@ -77,3 +77,4 @@ def test_mistakes_failing_identically_are_all_named_and_attacks_never():
     assert found.names == ["a", "b"] and "2 known mistakes fail identically" in found.evidence
     assert diagnosis.match(diagnosis.Fingerprint("test_value", "other"), {"a": fp}, catalog) is None
     assert diagnosis.match(None, {"a": fp}, catalog) is None
+
