@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from grader import clock
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import RunContext, Settings
-from grader.validate import mutants_of
+from grader import mistakes
+from grader.validate import mistakes_of
 
 
 def main(argv: list[str]) -> None:
     exercise = load_exercise(Path(argv[0]))
     wanted = set(argv[1:])
-    mutants = [m for m in mutants_of(exercise) if not wanted or m.stem in wanted]
+    known = [m for m in mistakes_of(exercise) if not wanted or m.name in wanted]
     ctx = RunContext(Settings(device="cpu"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-verdicts-"))
+    mutants = [mistakes.write(m, ctx.reference_path(exercise), folder) for m in known]
     try:
         start = clock.monotonic()
         reference = grade_exercise(exercise, ctx, ctx.reference_path(exercise))
