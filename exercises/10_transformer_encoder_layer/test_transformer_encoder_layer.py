@@ -23,11 +23,6 @@ def slow_path():
     torch.backends.mha.set_fastpath_enabled(before)
 
 
-@torch.no_grad()
-def oracle(layer, x, **masks):
-    return layer(x, **masks)
-
-
 def random_mask(kind, shape, g, dtype=f64):
     """None, bool (True = not allowed, ~30%) or float (N(0, 1), ~20% -inf); key 0 is never blocked."""
     if kind == "none":
@@ -64,13 +59,13 @@ class Enc(kit.Case):
         return nn.TransformerEncoderLayer(self.H * self.hd, self.H, self.ff, dropout, norm_first=self.norm_first,
                                           batch_first=True, dtype=f64).eval()
 
-    def build(self, candidate, dropout=0.1, zero=()):  # yours (eval mode) and the library's, sd, x (B, T, d), g
+    def build(self, candidate, dropout=0.1, zero=()):  # yours (eval mode), the library's, sd, x (B, T, d), masks, g
         """float64, the same random weights; the sublayers whose output projection is named in `zero` add exactly 0."""
         g, lib = self.generator(), self.library(dropout)
         sd = {k: v * 0 if k.startswith(zero) else v for k, v in kit.random_state_dict(lib, g).items()}
         lib.load_state_dict(sd)
         x = torch.randn(self.B, self.T, self.H * self.hd, generator=g, dtype=f64)
-        return kit.load(self.make(candidate, dropout), sd, f64).eval(), lib, sd, x, g
+        return kit.load(self.make(candidate, dropout), sd, f64).eval(), lib, sd, x, self.kwargs(g), g
 
 
 def encs(norm_first=st.booleans(), masks=st.sampled_from(MASKS)):  # B, T, H, hd, ff from 1 to 3, 6, 3, 4, 12
@@ -100,18 +95,17 @@ def test_state_dict_is_the_libraries(candidate, norm_first):
 @given_cases(encs(), replace=("norm_first",))
 def test_matches_torch_encoder_layer(candidate, norm_first, case):
     """Eval mode, float64, the library's state_dict loaded into both; every mask case of MASKS."""
-    cand, lib, _, x, g = case.build(candidate)
+    cand, lib, _, x, _, g = case.build(candidate)
     for kinds in MASKS:
         masks = case.replace(masks=kinds).kwargs(g)
-        assert_close(cand(x, **masks), oracle(lib, x, **masks), "output vs nn.TransformerEncoderLayer, eval mode, "
+        assert_close(cand(x, **masks), lib(x, **masks).detach(), "output vs nn.TransformerEncoderLayer, eval mode, "
                      f"src_mask={kinds[0]}, padding={kinds[1]}")
 
 
 @pytest.mark.category("equivalence")
 @given_cases(encs())
 def test_matches_reference(candidate, reference, case):
-    cand, _, sd, x, g = case.build(candidate)
-    masks = case.kwargs(g)
+    cand, _, sd, x, masks, _ = case.build(candidate)
     assert_close(cand(x, **masks), kit.load(case.make(reference), sd, f64).eval()(x, **masks).detach(),
                  "output vs reference")
 
@@ -121,9 +115,8 @@ def test_matches_reference(candidate, reference, case):
 @given_cases(encs(), replace=("norm_first",))
 def test_train_mode_without_dropout_matches_library(candidate, norm_first, case):
     """With dropout=0.0, train() mode is the same function as eval() mode."""
-    cand, lib, _, x, g = case.build(candidate, dropout=0.0)
-    masks = case.kwargs(g)
-    assert_close(cand.train()(x, **masks), oracle(lib.train(), x, **masks), "train() output, dropout=0.0, vs the library")
+    cand, lib, _, x, masks, _ = case.build(candidate, dropout=0.0)
+    assert_close(cand.train()(x, **masks), lib.train()(x, **masks).detach(), "train() output, dropout=0.0, vs the library")
 
 
 @pytest.mark.category("equivalence")
@@ -131,11 +124,10 @@ def test_train_mode_without_dropout_matches_library(candidate, norm_first, case)
 def test_eval_mode_is_deterministic_with_dropout(candidate, seed, norm_first):
     """dropout=0.5, but eval(): every call gives the library's (dropout-free) output."""
     case = Enc(3, 7, 2, 4, 16, norm_first, ("bool", "bool"), seed)
-    cand, lib, _, x, g = case.build(candidate, dropout=0.5)
-    masks = case.kwargs(g)
+    cand, lib, _, x, masks, _ = case.build(candidate, dropout=0.5)
     cand.train().eval()  # back from train(): eval() must switch dropout off again
     for call in range(3):
-        assert_close(cand(x, **masks), oracle(lib, x, **masks), f"output of eval() call {call + 1} with dropout=0.5 vs "
+        assert_close(cand(x, **masks), lib(x, **masks).detach(), f"output of eval() call {call + 1} with dropout=0.5 vs "
                      "the library (dropout still active?)")
 
 
@@ -145,7 +137,7 @@ def test_eval_mode_is_deterministic_with_dropout(candidate, seed, norm_first):
 @given_cases(encs(), replace=("norm_first",))
 def test_gradients_match_library(candidate, norm_first, case):
     """Gradients w.r.t. src and every parameter (by name) vs the library, without a mask, with bool and float masks."""
-    cand, lib, _, x, g = case.build(candidate)
+    cand, lib, _, x, _, g = case.build(candidate)
     for kinds in [("none", "none"), ("bool", "bool"), ("float", "float")]:
         with kit.about(f"src_mask={kinds[0]}, padding={kinds[1]}"):
             kit.check_gradients(candidate, cand, lib, {"src": x}, case.replace(masks=kinds).kwargs(g), g=g)
@@ -155,8 +147,8 @@ def test_gradients_match_library(candidate, norm_first, case):
 @norms
 def test_gradients_match_finite_differences(candidate, seed, norm_first):
     case = Enc(2, 4, 2, 3, 5, norm_first, ("float", "float"), seed)
-    cand, _, sd, x, g = case.build(candidate)
-    kit.check_finite_differences(candidate, cand, {"src": x}, case.kwargs(g), g=g, state_dict=sd)
+    cand, _, sd, x, masks, g = case.build(candidate)
+    kit.check_finite_differences(candidate, cand, {"src": x}, masks, g=g, state_dict=sd)
 
 
 # -- convergence -----------------------------------------------------------------------------
@@ -183,7 +175,7 @@ def test_learns_the_last_real_token(candidate, reference, seed, artifacts):
 @given_cases(encs(masks=st.just(MASKS[0])))
 def test_permutation_equivariance(candidate, case):
     """Without a mask (and no positions) permuting the tokens permutes the outputs."""
-    cand, _, _, x, g = case.build(candidate)
+    cand, _, _, x, _, g = case.build(candidate)
     perm, y = torch.randperm(case.T, generator=g), case.out(cand(x))
     assert_close(cand(x[:, perm]), y[:, perm], f"output for tokens permuted by {perm.tolist()} vs permuted output")
 
@@ -192,8 +184,8 @@ def test_permutation_equivariance(candidate, case):
 @given_cases(encs(masks=st.just(("none", "bool"))), extra=st.integers(1, 3))
 def test_appended_padding_changes_nothing(candidate, case, extra):
     """Appending padding tokens (random contents, True in src_key_padding_mask) leaves the other outputs equal."""
-    cand, _, _, x, g = case.build(candidate)
-    kpm = case.kwargs(g)["src_key_padding_mask"]
+    cand, _, _, x, masks, g = case.build(candidate)
+    kpm = masks["src_key_padding_mask"]
     longer = torch.cat([x, 10 * torch.randn(case.B, extra, x.shape[2], generator=g, dtype=f64)], dim=1)
     after = cand(longer, src_key_padding_mask=torch.cat([kpm, torch.ones(case.B, extra, dtype=torch.bool)], dim=1))
     assert_close(case.out(after, x=longer)[:, :case.T], cand(x, src_key_padding_mask=kpm), "outputs at the original "
@@ -205,11 +197,10 @@ def test_appended_padding_changes_nothing(candidate, case, extra):
 def test_fully_padded_sequence_is_finite(candidate, seed, norm_first):
     """A sequence of padding only has no key: finite outputs (the library: zero attention), the others unaffected."""
     case = Enc(3, 5, 2, 4, 12, norm_first, ("none", "bool"), seed)
-    cand, lib, _, x, g = case.build(candidate)
-    kpm = case.kwargs(g)["src_key_padding_mask"]
-    kpm[1] = True
-    got = case.out(cand(x, src_key_padding_mask=kpm), "output with sequence 1 fully padded")
-    assert_close(got[[0, 2]], oracle(lib, x, src_key_padding_mask=kpm)[[0, 2]], "outputs of sequences 0 and 2 vs the "
+    cand, lib, _, x, masks, _ = case.build(candidate)
+    masks["src_key_padding_mask"][1] = True
+    got = case.out(cand(x, **masks), "output with sequence 1 fully padded")
+    assert_close(got[[0, 2]], lib(x, **masks).detach()[[0, 2]], "outputs of sequences 0 and 2 vs the "
                  "library when sequence 1 is fully padded")
 
 
@@ -218,11 +209,10 @@ def test_fully_padded_sequence_is_finite(candidate, seed, norm_first):
 def test_dropout_only_on_the_branches(candidate, seed, norm_first):
     """Dropout never touches the residual stream: with both branches zeroed, train() (p=0.5) is exactly eval()."""
     case = Enc(4, 8, 2, 8, 32, norm_first, ("none", "bool"), seed)
-    cand, _, _, x, g = case.build(candidate, 0.5, zero=("self_attn.out_proj.", "linear2."))
-    kpm = case.kwargs(g)["src_key_padding_mask"]
-    expected = case.out(cand(x, src_key_padding_mask=kpm), "eval() output")
+    cand, _, _, x, masks, _ = case.build(candidate, 0.5, zero=("self_attn.out_proj.", "linear2."))
+    expected = case.out(cand(x, **masks), "eval() output")
     candidate.lib.make("torch.manual_seed", seed)
-    assert_close(cand.train()(x, src_key_padding_mask=kpm), expected, f"train() output, dropout=0.5, both branches "
+    assert_close(cand.train()(x, **masks), expected, f"train() output, dropout=0.5, both branches "
                  f"zeroed, vs eval() output ({case}): dropout reached the residual stream")
 
 
@@ -230,7 +220,7 @@ def test_dropout_only_on_the_branches(candidate, seed, norm_first):
 @norms
 def test_train_mode_is_stochastic(candidate, seed, norm_first):
     case = Enc(2, 6, 2, 4, 16, norm_first, MASKS[0], seed)
-    cand, _, _, x, _ = case.build(candidate, 0.5)
+    cand, _, _, x, _, _ = case.build(candidate, 0.5)
     evaluated = cand(x)
     candidate.lib.make("torch.manual_seed", seed)
     first, second = cand.train()(x), cand(x)
@@ -248,7 +238,7 @@ def test_dropout_where_the_library_drops(candidate, seed, branch):
     elements exactly 0) and inside the branch (attention weights, FFN hidden units): not all kept ones are 2x eval()."""
     attention = branch == "attention"
     case = Enc(4, 8, 2, 8, 32, True, MASKS[0], seed)
-    cand, _, _, x, _ = case.build(candidate, 0.5, zero=("linear2." if attention else "self_attn.out_proj.",))
+    cand, _, _, x, _, _ = case.build(candidate, 0.5, zero=("linear2." if attention else "self_attn.out_proj.",))
     eval_delta = case.out(cand(x), "eval() output") - x
     candidate.lib.make("torch.manual_seed", seed)
     delta = case.out(cand.train()(x), "train() output") - x
