@@ -62,6 +62,8 @@ def main() -> None:
                                             f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else {DEFAULTS.memory_mb}).")
 @click.option("--isolation/--no-isolation", default=None,
               help="Confine workers with namespaces and user nobody (default: whenever running as root).")
+@click.option("--diagnose/--no-diagnose", default=True, show_default=True,
+              help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True,
               help="Refuse submissions that break the static policy before running them (off: containment tests).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here ('-': stdout).")
@@ -73,8 +75,8 @@ def main() -> None:
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
                                                             f"(default: ${progress.DB_ENV}, else the workspace's).")
-def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
-          junit, select, verbose, audience, db):
+def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, diagnose, screen, report,
+          json_path, junit, select, verbose, audience, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -97,6 +99,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         path, submission, db = _in_workspace(path, submission, db)
         exercises, settings, outputs = _checked(path, submission, solutions, device, seed, timeout, memory_mb,
                                                 isolation, screen, select, (json_path, junit, report))
+        settings.diagnose = diagnose
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
     from grader.runner import run_grading
@@ -254,8 +257,11 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
 @click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
 @click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
+@click.option("--diagnose/--no-diagnose", default=True, show_default=True,
+              help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True)
-def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, screen) -> None:
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, diagnose,
+          screen) -> None:
     """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
 
     A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
@@ -268,7 +274,7 @@ def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs
         plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
                              out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience)
         settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
-                            screen=screen)
+                            screen=screen, diagnose=diagnose)
         batching.check_references(plan, settings)
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))

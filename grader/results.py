@@ -59,6 +59,7 @@ class ExerciseResult:
     static_findings: list[dict] = field(default_factory=list)
     not_applicable: dict = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
+    likely_mistake: dict | None = None  # grader.diagnosis: names, en, zh, test, evidence
 
     @property
     def score(self) -> float:
@@ -139,7 +140,18 @@ def for_audience(run: RunResult, audience: str) -> RunResult:
     falsifying example, output, pictures or command that would show what it checks)."""
     if audience == "grader":
         return run
-    return replace(run, exercises=[replace(e, tests=_redacted(e.tests)) for e in run.exercises])
+    return replace(run, exercises=[_redacted_exercise(e) for e in run.exercises])
+
+
+def _redacted_exercise(e: ExerciseResult) -> ExerciseResult:
+    tests = _redacted(e.tests)
+    likely = e.likely_mistake
+    if likely:  # where the match was found: a hidden test keeps its neutral name
+        renamed = {old.name: new.name for old, new in zip(e.tests, tests)}
+        likely = {**likely, "test": renamed.get(likely["test"], likely["test"])}
+        if likely["test"] != e.likely_mistake["test"]:
+            likely["evidence"] = "its first failure, in a hidden test, is exactly this mistake's"
+    return replace(e, tests=tests, likely_mistake=likely)
 
 
 def _redacted(tests: list[TestResult]) -> list[TestResult]:

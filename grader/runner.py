@@ -21,18 +21,21 @@ from grader.results import ExerciseResult, RunResult, TestResult
 from grader.session import ExerciseRun, ReferenceProblem, RunContext
 
 PHASE_KEY = pytest.StashKey[dict]()
+K_IDENT = re.compile(r"[\w:+\-.\[\]\\/]+")  # what pytest -k takes as one name (a parametrised one too)
 NOT_SUBMITTED = "not submitted"
 
 
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
                    stop_at_first_failure: bool = False, progress=None, own_files: bool = False, *,
                    seed: int | None = None, categories: tuple[str, ...] = (),
-                   folder: Path | None = None) -> ExerciseResult:
+                   folder: Path | None = None, shrink: bool = False) -> ExerciseResult:
     """Run every test of `exercise` (only those of `categories`, if given) against `submission`
     (default: what the settings say, looked up in `folder` if given) on `seed` (default: the
     settings'). `progress` (see grader.console.Progress) hears of each test as it starts. A
     submission that is a link, a reference or an exercise's test is refused (status error),
-    unless `own_files` (`grade validate` grades the references themselves). `ctx` is not changed."""
+    unless `own_files` (`grade validate` grades the references themselves). `stop_at_first_failure`
+    skips shrinking failing examples too, unless `shrink` (then the first failure is reported as a
+    full run reports it). `ctx` is not changed."""
     found = Path(submission) if submission else ctx.find_submission(exercise, folder)
     run = ctx.run_for(exercise, found or ctx.submission_for(exercise, folder), seed, categories)
     limits = ctx.limits_for(exercise)
@@ -53,7 +56,7 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
         collector.stop_reason = NOT_SUBMITTED
     else:
         result.static_findings = [f.to_dict() for f in ctx.static_findings(run)]
-    code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None)
+    code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None, shrink=shrink)
     result.tests = collector.results
     credit.apply(result)
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
@@ -73,7 +76,7 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
 
 
 def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
-                stop_at_first_failure: bool, collect_only: bool = False) -> int:
+                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = False) -> int:
     exercise = run.exercise
     args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
         "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
@@ -82,7 +85,7 @@ def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
     if ctx.settings.select:
         args += ["-k", ctx.settings.select]
     if stop_at_first_failure:  # only the verdict matters: no shrinking of failing examples either
-        args += ["-x", "--hypothesis-profile=grader-verdict"]
+        args += ["-x"] if shrink else ["-x", "--hypothesis-profile=grader-verdict"]
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         code = pytest.main(args, plugins=[collector])
@@ -200,7 +203,7 @@ class ResultCollector:
         parts = ["grade", str(self.exercise.path), "--submission", str(self.run.submission), "--seed", str(self.run.seed)]
         if s.solutions:
             parts += ["--solutions", str(s.solutions)]
-        parts += ["-k", item.name.split("[")[0]]
+        parts += ["-k", item.name if K_IDENT.fullmatch(item.name) else item.name.split("[")[0]]
         return shlex.join(parts)
 
 
@@ -293,12 +296,22 @@ def run_grading(path: Path | list[Exercise], ctx: RunContext, command: str = "",
         if progress is not None:
             progress.start(exercise.id, position, len(exercises))
         result = grade_exercise(exercise, ctx, progress=progress, folder=folder)
+        if ctx.settings.diagnose:
+            _diagnose(exercise, ctx, result)
         if not (ctx.settings.select and not result.tests and not result.error):
             run.exercises.append(result)
     if progress is not None:
         progress.finish()
     run.duration = clock.monotonic() - start
     return run
+
+
+def _diagnose(exercise: Exercise, ctx: RunContext, result: ExerciseResult) -> None:
+    """Name the likely known mistake of a failing result (grader.diagnosis); never a verdict."""
+    from grader import diagnosis
+
+    found = diagnosis.diagnose(exercise, ctx, result, ctx.settings.seed)
+    result.likely_mistake = found.to_dict() if found else None
 
 
 def _settings_record(ctx: RunContext, command: str, folder: Path | None = None) -> dict:

@@ -42,6 +42,8 @@ class Settings:
     # Refuse a submission that breaks the static policy before running any of its code. Off only
     # in the harness's own containment tests, which must run hostile code to prove the walls hold.
     screen: bool = True
+    # Name the known mistake a failing submission looks like (grader.diagnosis); never a verdict.
+    diagnose: bool = True
 
 
 @dataclass(frozen=True)

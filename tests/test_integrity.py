@@ -19,7 +19,7 @@ from grader.discovery import load_exercise
 from grader.gradcheck import check_directional_derivatives
 from grader.runner import grade_exercise
 from grader.session import Settings
-from grader.validate import materialize, mistakes_of, mutants_of, mutant_name
+from grader.validate import mistakes_of
 from tests.conftest import REPO
 
 LINEAR = load_exercise(REPO / "exercises" / "35_linear_layer")
@@ -27,11 +27,8 @@ ATTENTION = load_exercise(REPO / "exercises" / "17_self_attention")
 
 
 def attack(exercise, name: str, folder: Path) -> Path:
-    reference = REPO / "solutions" / f"{exercise.id}.py"
-    found = [m for m in mistakes_of(exercise) if m.name == name]
-    if found:
-        return mistakes.write(found[0], reference, folder)
-    return materialize(next(m for m in mutants_of(exercise) if mutant_name(m) == name), reference, folder)
+    mistake = next(m for m in mistakes_of(exercise) if m.name == name)
+    return mistakes.write(mistake, REPO / "solutions" / f"{exercise.id}.py", folder)
 
 
 # -- the second and third walls, with the static gate off ------------------------------------

@@ -1,5 +1,5 @@
 """Invariance checks: outputs that must not change when only the ignored part of an input does
-(future positions under a causal mask, padded positions)."""
+(future positions under a causal mask, padded positions, padding appended)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -42,3 +42,36 @@ def assert_causal(fn: Callable, x: torch.Tensor, t: int, g: torch.Generator, *, 
     keep = (slice(None),) * dim + (slice(0, t + 1),)
     assert_close(after[keep], before[keep], f"outputs at positions <= {t} after changing only positions > {t} "
                  "(the future leaks in)")
+
+
+def assert_appending_changes_nothing(fn: Callable, args: dict, fills: dict, extra: int, g: torch.Generator, *,
+                                     dim: int = 1, junk_scale: float = 10.0, what: str = "padding") -> None:
+    """Append `extra` positions along `dim` to each argument named in `fills` and require every
+    output of `fn(**args)` (a tensor or a tuple of them) to be unchanged on its original extent (an
+    output that grew is compared on its first part). fills[name]: the value of the new positions
+    (True in a padding mask, pad_idx in tokens), or None for random junk N(0, junk_scale^2).
+
+    >>> assert_appending_changes_nothing(lambda x, kpm: layer(x, src_key_padding_mask=kpm), {"x": x, "kpm": kpm},
+    ...                                  {"x": None, "kpm": True}, extra=2, g=g, what="padding tokens")
+    """
+    longer = dict(args)
+    for name, fill in fills.items():
+        t = args[name]
+        shape = list(t.shape)
+        shape[dim] = extra
+        new = (junk_scale * torch.randn(shape, generator=g, dtype=t.dtype) if fill is None
+               else torch.full(shape, fill, dtype=t.dtype))
+        longer[name] = torch.cat([t, new], dim=dim)
+    before, after = _outputs(fn(**args)), _outputs(fn(**longer))
+    for k, (b, a) in enumerate(zip(before, after)):
+        label = f"output{f' {k}' if len(before) > 1 else ''}"
+        a = assert_tensor(a, f"{label} after appending {extra} {what}")
+        if a.dim() == b.dim() and all(x >= y for x, y in zip(a.shape, b.shape)):
+            a = a[tuple(slice(0, n) for n in b.shape)]
+        assert_close(a, b, f"{label} on the original positions after appending {extra} {what}")
+
+
+def _outputs(value) -> tuple:
+    """A call's outputs as a tuple of tensors (each checked to be a tensor)."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(assert_tensor(v, f"output {k}") for k, v in enumerate(values))
