@@ -183,6 +183,26 @@ def test_check_finite_differences_of_functions_and_modules():
     assert float(norm.running_var[0]) == 2.0
 
 
+def test_check_finite_differences_holds_buffers_fixed():
+    class Scaled(nn.Module):  # a parameter and a buffer: only the parameter has a gradient
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(3, dtype=f64))
+            self.register_buffer("scale", torch.ones(3, dtype=f64))
+
+        def forward(self, x):
+            return x * self.weight * self.scale
+
+    g = kit.generator(0)
+    sd = {"weight": torch.randn(3, generator=g, dtype=f64), "scale": torch.randn(3, generator=g, dtype=f64)}
+    x = {"x": torch.randn(2, 3, generator=g, dtype=f64)}
+    module = Scaled()
+    kit.check_finite_differences(local_candidate(), module, x, g=g, state_dict=sd, hold=["scale"])
+    assert torch.equal(module.scale, sd["scale"])  # loaded as given, never moved
+    with pytest.raises(kit.Mismatch, match="no gradient reached scale"):
+        kit.check_finite_differences(local_candidate(), Scaled(), x, g=g, state_dict=sd)
+
+
 # -- calls --------------------------------------------------------------------------------------
 def test_assert_inputs_unchanged():
     x, mask = torch.randn(2, 3), torch.tensor([True, False, True])

@@ -68,19 +68,23 @@ def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = Non
 
 
 def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = None, *, g: torch.Generator,
-                             grad_output=None, state_dict: dict | None = None, **options) -> None:
+                             grad_output=None, state_dict: dict | None = None, hold=(), **options) -> None:
     """The candidate's gradients of `fn(*args.values(), **kwargs)` must agree with central differences
     of its own forward along random directions (`grader.gradcheck`), w.r.t. every floating tensor
     in `args` and, when `fn` is a remote module, every entry of `state_dict` (float64 weights loaded
-    into it to differentiate at; the module's other entries, such as buffers, keep their values);
-    grad_output defaults to N(0, 1) of the output's shape; options: directions, eps, rtol, atol of
-    `check_directional_derivatives`.
+    into it to differentiate at), except the entries named in `hold` (buffers, e.g. a fixed table:
+    loaded as they are, not differentiated); the module's entries not in `state_dict` keep their
+    values. grad_output defaults to N(0, 1) of the output's shape; options: directions, eps, rtol,
+    atol of `check_directional_derivatives`.
 
     >>> check_finite_differences(candidate, candidate.conv2d, {"x": x, "weight": w, "bias": b}, {"groups": 2}, g=g)
     >>> check_finite_differences(candidate, cand, {"x": x}, {"causal": True}, g=g, state_dict=sd)
+    >>> check_finite_differences(candidate, model, {"src": src}, g=g, state_dict=sd, hold=["pe"])  # pe: a buffer
     """
     kwargs, state_dict = kwargs or {}, state_dict or {}
     base = fn.state_dict() if state_dict else {}  # the entries not in state_dict (e.g. buffers) keep their values
+    held = {k: state_dict[k] for k in hold}
+    wrt = {k: v for k, v in state_dict.items() if k not in held}
     if state_dict:
         fn.load_state_dict({**base, **state_dict})
     if grad_output is None:
@@ -89,15 +93,15 @@ def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = No
     got = candidate.lib.grads(fn, list(args.values()), kwargs, grad_output)
     inputs = {n: v for n, v in args.items() if _differentiable(v)}
     analytic = {n: got["input_grads"][i] for i, n in enumerate(args) if n in inputs}
-    analytic.update({k: got["param_grads"].get(k) for k in state_dict})
+    analytic.update({k: got["param_grads"].get(k) for k in wrt})
     require_gradients(analytic)
 
     def forward(point):
         if state_dict:
-            fn.load_state_dict({**base, **{k: point[k] for k in state_dict}})
+            fn.load_state_dict({**base, **held, **{k: point[k] for k in wrt}})
         return fn(*(point.get(n, v) if n in inputs else v for n, v in args.items()), **kwargs)
 
-    check_directional_derivatives(forward, {**inputs, **state_dict}, analytic, grad_output, g, **options)
+    check_directional_derivatives(forward, {**inputs, **wrt}, analytic, grad_output, g, **options)
 
 
 def _differentiable(v) -> bool:
