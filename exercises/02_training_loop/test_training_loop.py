@@ -1,7 +1,6 @@
-"""Suite for 02_training_loop: `train_epoch` and `evaluate` on a BatchNorm + dropout MLP, a shuffling DataLoader
-and a recording optimizer (support.py, in the worker) vs the reference and a textbook loop run here from the same
-weights, data order and dropout seed. Probes record how the model, loss and optimizer were called (mode, autograd,
-batches moved to `device`, each step's gradient); the verdicts are made here."""
+"""Suite for 02_training_loop: `train_epoch` and `evaluate` on a BatchNorm + dropout MLP vs the reference and a textbook
+loop run here from the same weights, data order and dropout seed; probes (support.py, in the worker) record how the
+model, loss and optimizer were called (mode, autograd, batches moved to `device`, each step's gradient)."""
 import dataclasses
 import math
 
@@ -68,28 +67,24 @@ def evaluate(lib, h: dict, device, name="evaluate(...)") -> tuple[float, float]:
 def textbook_train_epoch(s: dict, device) -> float:
     """The oracle: the loop every PyTorch tutorial writes, with the per-sample mean loss."""
     s["model"].train()
-    s["batch_losses"] = losses = []
-    sizes = []
+    s["batch_losses"], sizes = [], []
     for x, y in s["train_loader"]:
         x, y = x.to(device), y.to(device)
         s["optimizer"].zero_grad()
         loss = s["loss_fn"](s["model"](x), y)
         loss.backward()
         s["optimizer"].step()
-        losses.append(loss.item())
+        s["batch_losses"].append(loss.item())
         sizes.append(len(y))
-    return sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+    return sum(l * n for l, n in zip(s["batch_losses"], sizes)) / sum(sizes)
 
 
+@torch.no_grad()
 def whole_set_evaluation(s: dict, device) -> tuple[float, float]:
     """The oracle for evaluate: the whole validation set in one eval-mode forward pass (in eval
     mode BatchNorm uses its running stats, so batching cannot change any row's logits)."""
-    model, (x, y) = s["model"], (t.to(device) for t in s["val_loader"].dataset.tensors)  # (N, D), (N,)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        logits = model(x)  # (N, C)
-    model.train(was_training)
+    x, y = (t.to(device) for t in s["val_loader"].dataset.tensors)  # (N, D), (N,)
+    logits = s["model"].eval()(x)  # (N, C)
     return F.cross_entropy(logits, y).item(), (logits.argmax(-1) == y).double().mean().item()
 
 
@@ -117,14 +112,6 @@ def assert_number_close(got: float, expected: float, name: str) -> None:
     assert_close(torch.tensor(got, dtype=f64), torch.tensor(expected, dtype=f64), name)
 
 
-def assert_states_match(got: dict, expected: dict, when: str) -> None:
-    """Parameters and BatchNorm buffers (running_mean, running_var, num_batches_tracked)."""
-    if set(got) != set(expected):
-        raise Mismatch(f"state_dict keys {when}: expected {sorted(expected)}, got {sorted(got)}")
-    for name, value in expected.items():
-        assert_close(got[name], value, f"{name} {when}")
-
-
 # -- shape ------------------------------------------------------------------------------------
 @pytest.mark.category("shape")
 @given_cases(runs())
@@ -149,21 +136,20 @@ def test_one_epoch_matches_reference(candidate, reference, device, case):
     got = train(candidate, h, device)
     with kit.seeded(case.seed):
         expected = train(reference, s, device)
-    assert_states_match(candidate.lib.support("state", h), support.state(s), "after one epoch, vs the reference")
+    kit.assert_state_close(candidate.lib.support("state", h), support.state(s), "after one epoch, vs the reference")
     assert_number_close(got, expected, "loss returned by train_epoch vs the reference")
 
 
 @pytest.mark.category("equivalence")
 @given_cases(runs())
 def test_train_and_evaluate_alternating_match_textbook_loop(candidate, device, case):
-    """train, evaluate, train, evaluate: after evaluate the model is in eval mode, so train_epoch
-    must switch it back to train mode itself."""
+    """evaluate leaves the model in eval mode: train_epoch must switch it back to train mode itself."""
     h, s = case.remote(candidate, device), case.local(device)
     got = [(train(candidate, h, device), evaluate(candidate, h, device)) for _ in range(2)]
     with kit.seeded(case.seed):
         expected = [(textbook_train_epoch(s, device), whole_set_evaluation(s, device)) for _ in range(2)]
-    assert_states_match(candidate.lib.support("state", h), support.state(s),
-                        "after train, evaluate, train, evaluate, vs a textbook loop")
+    kit.assert_state_close(candidate.lib.support("state", h), support.state(s),
+                           "after train, evaluate, train, evaluate, vs a textbook loop")
     for epoch, ((loss, (v_loss, v_acc)), (e_loss, (e_v_loss, e_v_acc))) in enumerate(zip(got, expected), start=1):
         when = "right after evaluate (is the model back in train mode?)" if epoch == 2 else "in epoch 1"
         assert_number_close(loss, e_loss, f"train_epoch's loss {when}")
@@ -175,8 +161,7 @@ def test_train_and_evaluate_alternating_match_textbook_loop(candidate, device, c
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("n, batch_size", [(10, 4), (7, 5)])
 def test_last_partial_batch_is_weighted_by_its_size(candidate, device, seed, n, batch_size):
-    """Loss and accuracy are means over samples: a last batch of 2 rows counts for 2 samples, not
-    for as much as a full batch (which the mean of the batch means would do)."""
+    """Means over samples: a last batch of 2 rows counts for 2 samples, not as much as a full one (a mean of means)."""
     case = Run(seed, n, n, batch_size, 3, 4, 3, 0.0, "sgd", False)
     h, s = case.remote(candidate, device), case.local(device)
     got_train, (got_loss, got_acc) = train(candidate, h, device), evaluate(candidate, h, device)
@@ -249,8 +234,8 @@ def test_evaluate_changes_no_state(candidate, device, case):
     train(candidate, h, device)  # non-trivial running stats
     candidate.lib.support("logs", h)
     before, first = candidate.lib.support("state", h), evaluate(candidate, h, device)
-    assert_states_match(candidate.lib.support("state", h), before,
-                        "after evaluate (must be unchanged: model.eval() freezes the BatchNorm running stats)")
+    kit.assert_state_close(candidate.lib.support("state", h), before,
+                           "after evaluate (must be unchanged: model.eval() freezes the BatchNorm running stats)")
     second = evaluate(candidate, h, device, "a second evaluate(...)")
     assert second == first, (f"evaluate returned {first} and then {second} for the same model and data: is "
                              "dropout still active (model.eval() missing)?")
