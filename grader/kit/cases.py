@@ -56,28 +56,31 @@ def int_or_pair(lo: int, hi: int):
     return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
 
 
+@dataclasses.dataclass(frozen=True)
 class Case:
     """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
-    whose fields say everything about one call. Draw it with a strategy (`st.builds(Sizes, ...)` or
-    `@st.composite`) and name it in every failure message: `str(case)` is `case.describe()`,
-    `with about(case):` and `@given_cases(...)` add it to any failure raised inside.
-    A field named `data_seed` seeds `case.generator()`.
+    whose fields say everything about one call, plus the keyword-only `data_seed` (default 0) that
+    seeds `case.generator()`. Draw it with `builds(Sizes, ...)` (or an `@st.composite`) and name it in
+    every failure message: `str(case)` is `case.describe()`, and `with about(case):` and
+    `@given_cases(...)` add it to any failure raised inside.
 
     >>> class Sizes(Case):
     ...     B: int
     ...     T: int
-    ...     data_seed: int = 0
-    >>> str(Sizes(2, 5))
-    'B=2, T=5, data_seed=0'
+    >>> str(Sizes(2, 5, data_seed=7))
+    'B=2, T=5, data_seed=7'
     """
+
+    data_seed: int = dataclasses.field(default=0, kw_only=True)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         dataclasses.dataclass(frozen=True)(cls)
 
     def describe(self) -> str:
-        """One line naming every field (override it to say more, e.g. shapes)."""
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        """One line naming every field, data_seed last (override it to say more, e.g. shapes)."""
+        names = [f.name for f in dataclasses.fields(self) if f.name != "data_seed"] + ["data_seed"]
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
 
     def __str__(self) -> str:
         return self.describe()
@@ -88,7 +91,16 @@ class Case:
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A fresh generator seeded by the case's `data_seed` (plus `offset`, for a second stream)."""
-        return generator(getattr(self, "data_seed") + offset)
+        return generator(self.data_seed + offset)
+
+
+def builds(case_type, **fields):
+    """A strategy of `case_type` (a Case) with the given field strategies, and `data_seed` drawn
+    from `data_seeds` unless given: `st.builds` for cases.
+
+    >>> attns = builds(Attn, B=st.integers(1, 3), T=st.integers(1, 6), mask=st.sampled_from(MASKS))
+    """
+    return st.builds(case_type, **fields, **({} if "data_seed" in fields else {"data_seed": data_seeds}))
 
 
 @contextlib.contextmanager
