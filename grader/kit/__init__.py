@@ -41,7 +41,10 @@ Conventions (moving a suite onto the kit):
   for the first loss curve and to explain a failure. `runs=[labels]` keeps one curve per run.
 - The time factor of training calls lives only in `fit_and_check`; `grader.testing` is a shim.
 - After moving a suite, `grade validate` must report every mutant caught by the same (or an
-  earlier) test: new strategies draw new examples.
+  earlier) test. Hypothesis draws in argument order: a new strategy, or the same one drawing in
+  another order, gives new examples, and a mistake that shows only on a rare input (a query with no
+  key) can move to a later test. Keep the old order (`builds` draws data_seed last, as the old
+  `@given(**sizes)` did) or draw that edge on purpose.
 """
 from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor,
                             assert_unchanged)
