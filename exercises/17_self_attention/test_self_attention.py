@@ -26,9 +26,8 @@ class Attn(kit.Case):
     def inputs(self, g, dtype=f64):
         """x (B, T, C) and the keyword arguments: a random key_padding_mask (B, T) or None, causal."""
         x = torch.randn(self.B, self.T, self.H * self.hd, generator=g, dtype=dtype)
-        kpm = None
-        if "padding" in self.mask:
-            kpm = torch.rand(self.B, self.T, generator=g) < 0.4
+        kpm = torch.rand(self.B, self.T, generator=g) < 0.4 if "padding" in self.mask else None
+        if kpm is not None:
             kpm[0, 0] = False  # some query always has a key, so every example compares something
         return x, {"key_padding_mask": kpm, "causal": self.mask.startswith("causal")}
 
@@ -123,9 +122,9 @@ def test_matches_scaled_dot_product_attention(candidate, reference, case):
 @given_cases(attns(), replace=("mask",))
 def test_gradients_match_reference(candidate, reference, mask, case):
     cand, ref, _, x, kw, g = case.build(candidate, reference)
-    # queries without keys have no defined output, so no gradient flows from them
-    grad_out = torch.randn(x.shape, generator=g, dtype=f64) * has_keys(kw, case.T)
-    kit.check_gradients(candidate, cand, ref, {"x": x}, kw, grad_output=grad_out, where=has_keys(kw, case.T))
+    keys = has_keys(kw, case.T)  # queries without keys have no defined output, so no gradient flows from them
+    grad_out = torch.randn(x.shape, generator=g, dtype=f64) * keys
+    kit.check_gradients(candidate, cand, ref, {"x": x}, kw, grad_output=grad_out, where=keys, against="reference")
 
 
 @pytest.mark.category("gradient")

@@ -105,7 +105,8 @@ def test_padding_strings_match_torch(candidate, case):
 @pytest.mark.category("gradient")
 @given_cases(convs())
 def test_gradients_match_torch(candidate, case):
-    kit.check_gradients(candidate, candidate.conv2d, F.conv2d, case.tensors(), case.kwargs, g=case.generator(1))
+    kit.check_gradients(candidate, candidate.conv2d, F.conv2d, case.tensors(), case.kwargs, g=case.generator(1),
+                        against="F.conv2d")
 
 
 @pytest.mark.category("gradient")

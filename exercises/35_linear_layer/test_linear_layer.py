@@ -98,7 +98,7 @@ def test_gradients_match_torch_functional_linear(candidate, reference, case):
     """Gradients w.r.t. x, weight and bias equal autograd's through F.linear (nn.Linear's forward)."""
     cand, _, sd, x, g = case.build(candidate, reference)
     oracle = kit.load(torch.nn.Linear(case.in_features, case.out_features, bias=case.bias), sd, f64)
-    kit.check_gradients(candidate, cand, oracle, {"x": x}, g=g)
+    kit.check_gradients(candidate, cand, oracle, {"x": x}, g=g, against="F.linear")
 
 
 @pytest.mark.category("gradient")

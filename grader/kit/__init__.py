@@ -53,10 +53,10 @@ from grader.kit.cases import Case, about, builds, data_seeds, f64, generator, gi
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
-from grader.kit.support import exercise_support
 from grader.kit.statistics import assert_uniform, assert_within
-from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
-                                load, random_state_dict, same_init, twins)
+from grader.kit.support import exercise_support
+from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes,
+                                assert_trainable, load, random_state_dict, same_init, twins)
 
 __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
@@ -65,8 +65,8 @@ __all__ = [
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
-    "exercise_support",
     "assert_uniform", "assert_within",
-    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
-    "twins",
+    "exercise_support",
+    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load",
+    "random_state_dict", "same_init", "twins",
 ]
