@@ -69,6 +69,17 @@ def test_case_is_a_frozen_dataclass_that_describes_itself():
     assert torch.equal(torch.randn(3, generator=case.generator()), torch.randn(3, generator=kit.generator(7)))
 
 
+def test_a_case_may_declare_its_own_data_seed():
+    class Conv(kit.Case):
+        N: int
+        data_seed: int
+        groups: int = 1
+
+    case = Conv(2, 11)
+    assert str(case) == "N=2, data_seed=11, groups=1" and case.replace(groups=3).groups == 3
+    assert torch.equal(torch.randn(2, generator=case.generator()), torch.randn(2, generator=kit.generator(11)))
+
+
 def test_about_adds_the_case_and_keeps_diagnostics():
     with pytest.raises(kit.Mismatch) as e, kit.about(Sizes(2, 5)):
         kit.assert_close(torch.zeros(3, dtype=f64), torch.ones(3, dtype=f64), "output")

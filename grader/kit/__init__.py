@@ -2,8 +2,8 @@
 
 A suite does `from grader import kit` (or `from grader.kit import ...`) and finds here:
 - cases (`grader.kit.cases`): `generator`, `seeded`, `Case` (self-describing test cases drawn by
-  `builds` or `@st.composite` strategies), `about` (adds the case to any failure), `given_cases`
-  (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
+  `@st.composite` strategies), `about` (adds the case to any failure), `given_cases` (`@given` of a
+  case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
@@ -24,9 +24,8 @@ Each public function's docstring has one example. Topic-specific properties stay
 
 Conventions (moving a suite onto the kit):
 - A case is `class Conv(kit.Case)` with annotated fields (no @dataclass: the base makes every subclass a
-  frozen dataclass) and an inherited keyword-only `data_seed` that seeds `case.generator()`; draw it
-  with `kit.builds(Conv, ...)` (draws data_seed too) or an `@st.composite`; give it the methods the
-  suite repeats (`inputs`, `build`, `call`). Write `Conv(..., data_seed=s)` for a fixed case.
+  frozen dataclass); a field `data_seed` seeds `case.generator()`; draw it with `st.builds(Conv, ...)`
+  or an `@st.composite`; give it the methods the suite repeats (`inputs`, `build`, `call`).
 - `@kit.given_cases(strategy, **other_strategies)` replaces `@given(...)`: the test takes `case`, and
   every failure inside ends with "\n  case: <case>". A parametrized field: `replace=("mask",)`.
   Outside hypothesis, `with kit.about(case):` does the same.
@@ -41,32 +40,31 @@ Conventions (moving a suite onto the kit):
   for the first loss curve and to explain a failure. `runs=[labels]` keeps one curve per run.
 - The time factor of training calls lives only in `fit_and_check`; `grader.testing` is a shim.
 - After moving a suite, `grade validate` must report every mutant caught by the same (or an
-  earlier) test. Hypothesis draws in argument order: a new strategy, or the same one drawing in
-  another order, gives new examples, and a mistake that shows only on a rare input (a query with no
-  key) can move to a later test. Keep the old order (`builds` draws data_seed last, as the old
-  `@given(**sizes)` did) or draw that edge on purpose.
+  earlier) test: new strategies draw new examples.
 """
 from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor,
                             assert_unchanged)
+from grader.kit.cases import builds  # a strategy of cases (st.builds that draws data_seed too)
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
-from grader.kit.cases import Case, about, builds, data_seeds, f64, generator, given_cases, int_or_pair, pair, seeded
+from grader.kit.cases import Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair, seeded
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
-from grader.kit.statistics import assert_uniform, assert_within
 from grader.kit.support import exercise_support
-from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes,
-                                assert_trainable, load, random_state_dict, same_init, twins)
+from grader.kit.statistics import assert_uniform, assert_within
+from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
+                                load, random_state_dict, same_init, twins)
 
 __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
+    "builds",
     "assert_inputs_unchanged", "expect_raises",
-    "Case", "about", "builds", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "seeded",
+    "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "seeded",
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
-    "assert_uniform", "assert_within",
     "exercise_support",
-    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load",
-    "random_state_dict", "same_init", "twins",
+    "assert_uniform", "assert_within",
+    "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
+    "twins",
 ]

@@ -56,13 +56,12 @@ def int_or_pair(lo: int, hi: int):
     return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
 
 
-@dataclasses.dataclass(frozen=True)
 class Case:
     """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
-    whose fields say everything about one call, plus the keyword-only `data_seed` (default 0) that
-    seeds `case.generator()`. Draw it with `builds(Sizes, ...)` (or an `@st.composite`) and name it in
-    every failure message: `str(case)` is `case.describe()`, and `with about(case):` and
-    `@given_cases(...)` add it to any failure raised inside.
+    whose fields say everything about one call. A subclass that declares no `data_seed` field gets a
+    keyword-only one (default 0, last); either way it seeds `case.generator()`. Draw a case with
+    `builds(Sizes, ...)` (or an `@st.composite`) and name it in every failure message: `str(case)` is
+    `case.describe()`, and `with about(case):` and `@given_cases(...)` add it to any failure inside.
 
     >>> class Sizes(Case):
     ...     B: int
@@ -71,16 +70,16 @@ class Case:
     'B=2, T=5, data_seed=7'
     """
 
-    data_seed: int = dataclasses.field(default=0, kw_only=True)
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if not any("data_seed" in vars(k).get("__annotations__", {}) for k in cls.__mro__):
+            cls.__annotations__ = {**vars(cls).get("__annotations__", {}), "data_seed": int}
+            cls.data_seed = dataclasses.field(default=0, kw_only=True)
         dataclasses.dataclass(frozen=True)(cls)
 
     def describe(self) -> str:
-        """One line naming every field, data_seed last (override it to say more, e.g. shapes)."""
-        names = [f.name for f in dataclasses.fields(self) if f.name != "data_seed"] + ["data_seed"]
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        """One line naming every field (override it to say more, e.g. shapes)."""
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
 
     def __str__(self) -> str:
         return self.describe()
