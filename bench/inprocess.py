@@ -55,11 +55,11 @@ class _NoPool:
 
 
 @pytest.fixture
-def candidate(request: pytest.FixtureRequest, exercise, run_context):  # noqa: F811
+def candidate(request: pytest.FixtureRequest, grading_run, run_context):  # noqa: F811
     """The submission's module, served in this process (see the module's docstring)."""
     if run_context.pool is None:
         run_context.pool = _NoPool()  # new_candidate must not start the fork server
-    remote = run_context.new_candidate(exercise)
+    remote = run_context.new_candidate(grading_run)
     proxy = InProcessCandidate(None, remote._config, remote._limits)
     request.node.stash[CANDIDATE_KEY] = [proxy]
     yield proxy

@@ -11,11 +11,10 @@ import stat
 from pathlib import Path
 
 from grader.discovery import Exercise
+from grader.limits import MEMORY_MAX_MB, MEMORY_MIN_MB, TIMEOUT_MAX, TIMEOUT_MIN
 
 # Tests derive further seeds from --seed (e.g. seed * 1000 + run) that torch must accept (< 2**64).
 SEED_MAX = 2**32 - 1
-TIMEOUT_MIN, TIMEOUT_MAX = 0.5, 3600.0  # seconds per call; below 0.5 s a correct solution may time out
-MEMORY_MIN_MB, MEMORY_MAX_MB = 1024, 1 << 20  # a worker holds torch: below 1 GiB correct solutions fail
 STDOUT = "-"
 
 

@@ -7,7 +7,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import gradescope, leaderboard, parallel, results
+from grader import archives, gradescope, leaderboard, parallel, results
 from grader.arguments import UsageProblem
 from grader.discovery import Exercise
 from grader.session import RunContext, Settings
@@ -21,15 +21,22 @@ class Plan:
     chosen: bool  # True: every candidate is graded on all `exercises`; False: on those it submitted
     out: Path
     command: str
+    audience: str = "grader"  # "candidate": hidden tests' details left out of every output
 
 
 def candidates(submissions: Path, shard: tuple[int, int] = (0, 1)) -> list[Path]:
-    """The candidate folders (sub-folders, sorted by name); of shard (i, n), candidate k when k % n == i."""
+    """The candidates (sub-folders and archives, sorted by name); of shard (i, n), candidate k when k % n == i."""
     if not submissions.is_dir():
         raise UsageProblem(f"{submissions}: not a folder of candidate folders")
-    folders = sorted(p.absolute() for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted((p.absolute() for p in submissions.iterdir()
+                      if (p.is_dir() or archives.is_archive(p)) and not p.name.startswith(".")),
+                     key=archives.candidate_name)
+    names = [archives.candidate_name(p) for p in folders]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageProblem(f"{submissions}: more than one folder or archive for candidate(s) {', '.join(twice)}")
     if not folders:
-        raise UsageProblem(f"{submissions} holds no candidate folder")
+        raise UsageProblem(f"{submissions} holds no candidate folder or archive")
     index, count = shard
     return [folder for k, folder in enumerate(folders) if k % count == index]
 
@@ -65,10 +72,11 @@ def check_references(plan: Plan, settings: Settings) -> None:
 
 def is_done(folder: Path, out: Path) -> bool:
     """Graded already: its results.json is newer than every file of its submission folder."""
-    marker = out / folder.name / leaderboard.RESULTS
+    marker = out / archives.candidate_name(folder) / leaderboard.RESULTS
     if not marker.is_file():
         return False
-    newest = max((p.lstat().st_mtime for p in folder.rglob("*")), default=0.0)
+    files = [folder] if archives.is_archive(folder) else folder.rglob("*")
+    newest = max((p.lstat().st_mtime for p in files), default=0.0)
     return marker.stat().st_mtime > newest
 
 
@@ -79,7 +87,7 @@ def run_batch(folders: list[Path], plan: Plan, settings: Settings, jobs: int, re
     for position, row in enumerate(parallel.each_in_context(grade_candidate, [(f, plan) for f in todo], settings, jobs), 1):
         if report is not None:
             report(row, position, len(todo))
-    rows = [leaderboard.read_row(plan.out / f.name) for f in folders]
+    rows = [leaderboard.read_row(plan.out / archives.candidate_name(f)) for f in folders]
     leaderboard.write(plan.out, rows)
     return rows
 
@@ -88,16 +96,20 @@ def grade_candidate(task: tuple[Path, Plan], ctx: RunContext) -> leaderboard.Row
     """Grade one candidate folder and write its outputs; anything going wrong is that candidate's
     error row (written to its error.txt), never the end of the batch."""
     folder, plan = task
-    out = plan.out / folder.name
+    out = plan.out / archives.candidate_name(folder)
     shutil.rmtree(out, ignore_errors=True)
     try:
-        run = _graded(folder, plan, ctx)
-        results.write_junit(run, out / "junit.xml", candidate=folder.name)
+        if archives.is_archive(folder):  # unpacked beside its outputs, graded as a folder
+            folder = archives.unpack(folder, plan.out / ".unpacked" / out.name)
+        run = results.for_audience(_graded(folder, plan, ctx), plan.audience)
+        results.write_junit(run, out / "junit.xml", candidate=out.name)
         gradescope.write_gradescope(run, out / "gradescope.json")
         from grader.report import write_report
 
         write_report(run, out / leaderboard.REPORT)
         results.write_json(run, out / leaderboard.RESULTS)  # last: its presence means done
+    except archives.ArchiveRefused as e:
+        results.write_text(out / leaderboard.ERROR, f"archive refused: {e}\n")
     except Exception:
         results.write_text(out / leaderboard.ERROR, traceback.format_exc())
     return leaderboard.read_row(out)
@@ -106,11 +118,10 @@ def grade_candidate(task: tuple[Path, Plan], ctx: RunContext) -> leaderboard.Row
 def _graded(folder: Path, plan: Plan, ctx: RunContext) -> results.RunResult:
     from grader.runner import run_grading
 
-    ctx.grade_folder(folder)
-    exercises = list(plan.exercises if plan.chosen else [e for e in plan.exercises if ctx.find_submission(e)])
+    exercises = list(plan.exercises if plan.chosen else [e for e in plan.exercises if ctx.find_submission(e, folder)])
     if not exercises:
         raise ValueError(f"{folder.name} holds no submission (expected <id>.py or <id>/solution.py)")
-    return run_grading(exercises, ctx, command=plan.command)
+    return run_grading(exercises, ctx, command=plan.command, folder=folder)
 
 
 def merge(shards: list[Path], out: Path) -> list[leaderboard.Row]:
@@ -119,7 +130,7 @@ def merge(shards: list[Path], out: Path) -> list[leaderboard.Row]:
     for shard in shards:
         if not shard.is_dir():
             raise UsageProblem(f"{shard}: not a batch output folder")
-        for folder in sorted(p for p in shard.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in shard.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if folder.name in folders:
                 raise UsageProblem(f"candidate {folder.name} is in both {folders[folder.name].parent} and {shard}")
             folders[folder.name] = folder

@@ -11,6 +11,7 @@ import click
 
 from grader import arguments, hints, progress, workspace
 from grader.discovery import DIFFICULTIES, ExerciseError, discover
+from grader.limits import DEFAULTS
 
 EXIT_GRADER_ERROR = 2
 OUTPUT_OPTIONS = ("--json", "--junit", "--report")
@@ -56,11 +57,13 @@ def main() -> None:
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"Seed for inputs, models and hypothesis: 0 to {arguments.SEED_MAX}.")
 @click.option("--timeout", metavar="SECONDS", help=f"Seconds per call to the candidate, {arguments.TIMEOUT_MIN:g} to "
-                                f"{arguments.TIMEOUT_MAX:g} (default: the exercise's, else 10).")
+                                f"{arguments.TIMEOUT_MAX:g} (default: the exercise's, else {DEFAULTS.timeout:g}).")
 @click.option("--memory", "memory_mb", metavar="MIB", help=f"Worker memory cap in MiB, {arguments.MEMORY_MIN_MB} to "
-                                            f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else 4096).")
+                                            f"{arguments.MEMORY_MAX_MB} (default: the exercise's, else {DEFAULTS.memory_mb}).")
 @click.option("--isolation/--no-isolation", default=None,
               help="Confine workers with namespaces and user nobody (default: whenever running as root).")
+@click.option("--diagnose/--no-diagnose", default=True, show_default=True,
+              help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True,
               help="Refuse submissions that break the static policy before running them (off: containment tests).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the HTML report here ('-': stdout).")
@@ -68,10 +71,12 @@ def main() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
 @click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+@click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
+              help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
                                                             f"(default: ${progress.DB_ENV}, else the workspace's).")
-def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, report, json_path,
-          junit, select, verbose, db):
+def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, diagnose, screen, report,
+          json_path, junit, select, verbose, audience, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -80,6 +85,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     grade validate [PATH]     prove each exercise: reference passes, stub fails, mutants fail
     grade batch DIR           grade every candidate folder in DIR into a leaderboard
     grade merge OUT... --out  combine `grade batch --shard` outputs into one leaderboard
+    grade pack IDS... --out   the folder a candidate receives (no solution, no hidden test)
     grade init DIR            a practice workspace of fresh stubs; inside it `grade ID` grades DIR/ID
     grade hint ID             the exercise's next hint;  grade progress: what practice shows so far
     grade --version           the grader's version
@@ -93,6 +99,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         path, submission, db = _in_workspace(path, submission, db)
         exercises, settings, outputs = _checked(path, submission, solutions, device, seed, timeout, memory_mb,
                                                 isolation, screen, select, (json_path, junit, report))
+        settings.diagnose = diagnose
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
     from grader.runner import run_grading
@@ -106,6 +113,10 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         ctx.close()
     if not run.exercises:
         _fail(f"-k {select!r} selects no test of {_exercises_phrase(exercises)}")
+    _record(run, db)
+    from grader import results
+
+    run = results.for_audience(run, audience)
     problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
     try:
         console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
@@ -113,7 +124,6 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
         click.echo(f"grade: {problem}", err=True)
-    _record(run, db)
     sys.exit(EXIT_GRADER_ERROR if problems else run.exit_code)
 
 
@@ -128,12 +138,22 @@ def _in_workspace(path: Path, submission, db):
 
 
 def _record(run, db) -> None:
-    """Record the attempts in the progress database; a failure to record is reported, not a verdict."""
+    """Record the attempts in the progress database; a failure to record is reported, not a verdict.
+    During an interview whose time is up, say that this attempt does not count."""
+    from grader import interview
+
     if db is not None:
         try:
             progress.record_run(run, db)
+            conn = progress.connect(db)
+            under_way = interview.current(conn)
+            conn.close()
         except (OSError, progress.sqlite3.Error) as e:
             click.echo(f"grade: could not record progress in {db}: {e}", err=True)
+            return
+        if under_way is not None and interview.time_is_up(under_way):
+            click.echo(f"grade: the interview's time was up at {under_way.ends_at}: this attempt does not count; "
+                       "`grade drill --end` for the report", err=True)
 
 
 def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
@@ -235,8 +255,13 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default="batch-out", show_default=True,
               help="Output folder: OUT/<candidate>/ and OUT/leaderboard.csv|html.")
 @click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
+@click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
+              help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
+@click.option("--diagnose/--no-diagnose", default=True, show_default=True,
+              help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True)
-def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, screen) -> None:
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, diagnose,
+          screen) -> None:
     """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
 
     A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
@@ -247,15 +272,26 @@ def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs
     try:
         folders = batching.candidates(submissions, batching.parse_shard(shard))
         plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
-                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]))
+                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience)
         settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
-                            screen=screen)
+                            screen=screen, diagnose=diagnose)
         batching.check_references(plan, settings)
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
     rows = batching.run_batch(folders, plan, settings, jobs, report=_batch_line)
+    _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
     sys.exit(EXIT_GRADER_ERROR if any(r.status == "error" for r in rows) else 0)
+
+
+def _job_summary(rows) -> None:
+    """In GitHub Actions, the leaderboard also goes to the job's summary page."""
+    from grader import job_summary
+
+    try:
+        job_summary.append(rows)
+    except OSError as e:
+        click.echo(f"grade: could not write the job summary: {e}", err=True)
 
 
 def _batch_line(row, position: int, total: int) -> None:
@@ -274,7 +310,29 @@ def merge(shards, out: Path) -> None:
         rows = batching.merge(list(shards), out)
     except arguments.UsageProblem as e:
         _fail(str(e))
+    _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
+
+
+@main.command("pack")
+@click.argument("exercise_ids", nargs=-1, required=True, metavar="IDS...")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New (or empty) folder for the pack.")
+@click.option("--exercises", "exercises_path", type=click.Path(path_type=Path), default="exercises", show_default=True,
+              help="Folder of exercises.")
+@click.option("--solutions", type=click.Path(path_type=Path), help="Folder of reference solutions (never packed).")
+def pack(exercise_ids, out: Path, exercises_path, solutions) -> None:
+    """Write the folder a candidate receives for IDS: statements, stubs, public tests (no solution,
+    no hidden test)."""
+    from grader import batch as batching, pack as packing
+    from grader.session import RunContext, Settings
+
+    try:
+        chosen = list(batching.select(discover(exercises_path), tuple(exercise_ids)))
+        probe = RunContext(Settings(solutions=arguments.directory("--solutions", solutions)))
+        files = packing.pack(chosen, [probe.reference_path(e) for e in chosen], out)
+    except (arguments.UsageProblem, ExerciseError, OSError) as e:
+        _fail(str(e))
+    click.echo(f"{len(chosen)} exercises, {len(files)} files: {out}")
 
 
 @main.command("init")
@@ -299,7 +357,11 @@ def init(folder: Path, exercises: Path, db) -> None:
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database that remembers the hints shown.")
 def hint(exercise_id: str, lang: str, exercises, db) -> None:
     """Reveal EXERCISE_ID's next hint (concept, then interface, then the key line); recorded."""
+    from grader import interview
+
     exercise, conn = _learner(exercise_id, exercises, db)
+    if interview.current(conn) is not None:
+        _fail("no hints during an interview (`grade drill --end` ends it)")
     found = hints.read_hints(exercise.path / "README.md", lang)
     if not found:
         _fail(f"{exercise.id} has no {hints.LABELS[lang]} blocks in its README")
@@ -315,32 +377,50 @@ def hint(exercise_id: str, lang: str, exercises, db) -> None:
 @click.option("--exercises", type=click.Path(path_type=Path), help="Exercises folder (default: the workspace's).")
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database to read.")
 @click.option("--export", type=click.Path(path_type=Path), help="Also write the summary as JSON here ('-': stdout).")
-def show_progress(exercises, db, export) -> None:
-    """Summarise practice so far: attempts, best scores, streak, per-tag mastery, what to drill next."""
-    from grader import console, mastery, results
+@click.option("--html", type=click.Path(path_type=Path),
+              help="Write the HTML dashboard here (default in a workspace: its progress.html).")
+def show_progress(exercises, db, export, html) -> None:
+    """Summarise practice so far: attempts, best scores, streak, per-tag mastery, reviews due, what
+    to drill next; and write the HTML dashboard (charts, mastery, interviews)."""
+    from grader import console, dashboard, mastery, results
 
     found, conn = _learner(None, exercises, db)
     data = mastery.summary(conn, found)
     if export is not None:
         results.write_text(export, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    space = workspace.find(Path.cwd())
+    html = html or (space.root / "progress.html" if space else None)
+    if html is not None:
+        results.write_text(html, dashboard.render(conn, data))
     if str(export) != arguments.STDOUT:
         console.print_progress(data)
+        if html is not None and str(html) != arguments.STDOUT:
+            click.echo(f"dashboard: {html}")
 
 
 @main.command("drill")
 @click.option("--tag", help="Only exercises with this tag (see exercise.toml).")
 @click.option("--difficulty", type=click.Choice(DIFFICULTIES), help="Only exercises of this difficulty.")
 @click.option("--lang", type=click.Choice(sorted(hints.LABELS)), default="en", show_default=True)
+@click.option("--interview", "box", metavar="DURATION",
+              help="Interview mode: a set of exercises that fits DURATION (e.g. 45m, 1h), no hints, one report.")
+@click.option("--end", is_flag=True, help="End the interview under way and print its report.")
 @click.option("--db", type=click.Path(path_type=Path), help="Progress database to choose from.")
-def drill(tag, difficulty, lang, db) -> None:
-    """Inside a workspace: choose the next exercise (weakest tags first, then easiest), give it a
-    fresh stub (earlier work kept as solution.prev.py) and show its statement."""
-    from grader import mastery
+def drill(tag, difficulty, lang, box, end, db) -> None:
+    """Inside a workspace: choose the next exercise (a review that is due, else new work: weakest
+    tags first, then easiest), give it a fresh stub (earlier work kept as solution.prev.py) and
+    show its statement. With --interview, a time-boxed set; --end closes it with its report."""
+    from grader import interview, mastery
 
     space = workspace.find(Path.cwd())
     if space is None:
         _fail("grade drill runs inside a workspace: `grade init DIR`, then cd DIR")
     found, conn = _learner(None, None, db)
+    under_way = interview.current(conn)
+    if end or box:
+        return _interview(space, found, conn, under_way, box, tag, difficulty, lang)
+    if under_way:
+        _fail(f"an interview is under way ({', '.join(under_way.exercises)}): `grade drill --end` first")
     chosen = mastery.pick(conn, found, tag, difficulty)
     if chosen is None:
         _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
@@ -349,6 +429,34 @@ def drill(tag, difficulty, lang, db) -> None:
     click.echo(f"{chosen.id} ({chosen.difficulty}): edit {space.root / chosen.id / 'solution.py'}, then "
                f"`grade {chosen.id}`; `grade hint {chosen.id}` when stuck\n")
     click.echo(hints.statement(chosen.path / "README.md", lang))
+
+
+def _interview(space, found, conn, under_way, box, tag, difficulty, lang) -> None:
+    """Start an interview (`box`) or end the one under way (print its report)."""
+    from grader import console, interview, mastery
+
+    if not box:
+        if under_way is None:
+            _fail("no interview is under way (start one with `grade drill --interview 45m`)")
+        return console.print_interview(interview.end(conn, under_way))
+    if under_way is not None:
+        _fail(f"an interview is already under way (ends {under_way.ends_at}): `grade drill --end` first")
+    try:
+        budget = interview.minutes(box)
+    except ValueError as e:
+        _fail(str(e))
+    chosen = interview.choose(mastery.queue(conn, found, tag, difficulty), budget)
+    if not chosen:
+        _fail(f"no exercise has tag {tag!r} and difficulty {difficulty!r}")
+    started = interview.start(conn, chosen, budget)
+    for exercise in chosen:
+        workspace.fresh_stub(space, exercise, replace=True)
+    click.echo(f"interview: {len(chosen)} exercise(s), {budget} min, until {started.ends_at}; no hints. "
+               f"Grade each with `grade ID`; `grade drill --end` for the report.")
+    for exercise in chosen:
+        click.echo(f"\n== {exercise.id} ({exercise.difficulty}, {interview.MINUTES[exercise.difficulty]} min): "
+                   f"{space.root / exercise.id / 'solution.py'}\n")
+        click.echo(hints.statement(exercise.path / "README.md", lang))
 
 
 def _learner(exercise_id, exercises, db):

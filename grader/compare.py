@@ -6,6 +6,8 @@ import torch
 from grader import diagnostics
 from grader.tolerances import tolerance_for
 
+__tracebackhide__ = True  # pytest shows a failing test's own frames and this module's message, not its source
+
 
 class Mismatch(AssertionError):
     """A failed comparison; `diagnostics` holds the numbers the report shows."""

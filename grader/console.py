@@ -1,6 +1,7 @@
 """Plain-text tables for the terminal: grading results, the catalog and validation checks."""
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -47,22 +48,34 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
         return
     for f in ex.static_findings:
         echo(f"  ! line {f['line']}: {f['message']}")
+    if ex.likely_mistake:
+        _print_likely_mistake(ex.likely_mistake, echo)
     ran = [t for t in ex.tests if t.status != "not_run"]
     width = max((len(t.name) for t in ran), default=10)
+    told: dict[str, str] = {}  # cause -> the test whose message told it
     for t in ran:
         echo(f"  {_badge(t.status)} {t.category:11} {t.name:{width}}  {t.duration:5.2f}s  {t.earned:g}/{t.points:g}")
-        if t.status in ("fail", "error"):
-            lines = t.message.splitlines()
-            for line in lines if verbose else lines[:MESSAGE_LINES]:
-                echo(f"        {line}")
-            if t.falsifying_example and verbose:
-                echo("        " + t.falsifying_example.replace("\n", "\n        "))
+        if t.status not in ("fail", "error"):
+            continue
+        cause = _cause(t)
+        if cause in told and not verbose:  # one bug, one story: the first failure of a kind tells it
+            echo(f"        same kind of failure as {told[cause]} ({cause})")
+            continue
+        told.setdefault(cause, t.name)
+        lines = t.message.splitlines()
+        for line in lines if verbose else lines[:MESSAGE_LINES]:
+            echo(f"        {line}")
+        if t.falsifying_example and verbose:
+            echo("        " + t.falsifying_example.replace("\n", "\n        "))
     not_run = [t for t in ex.tests if t.status == "not_run"]
     if not_run:  # one line, not one per test: they all share the reason
         echo(f"  {_badge('not_run')} {len(not_run)} more tests ({sum(t.points for t in not_run):g} points): "
              f"{not_run[0].message.removeprefix('not run: ')}")
     for category, reason in ex.not_applicable.items():
         echo(f"  n/a   {category:11} {reason}")
+    first = next((t for t in ran if t.status in ("fail", "error") and t.reproduce), None)
+    if first is not None:
+        echo(f"  rerun the first failure: {first.reproduce}")
     c = ex.counts()
     echo(f"  score {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} tests passed · {ex.duration:.1f} s")
 
@@ -79,13 +92,45 @@ def print_progress(data: dict) -> None:
     """The practice summary: attempts and streak, best score per exercise, per-tag mastery, what next."""
     click.echo(f"{data['attempts']} attempts; streak {data['streak_days']} day(s)")
     for ex, row in data["exercises"].items():
+        review = f"  review {row['due']}" if "due" in row else ""
         click.echo(f"  {ex}  best {row['best_score']:g}/{row['max_score']:g}  {row['attempts']} attempt(s)"
-                   f"  {row['hints_used']} hint(s)  last {row['last']}")
+                   f"  {row['hints_used']} hint(s)  last {row['last']}{review}")
     weak = sorted(data["tags"].items(), key=lambda item: (item[1]["mastery"], item[0]))
     if weak:
         click.echo("mastery by tag (weakest first): " + ", ".join(
             f"{tag} {v['mastery']:.0%} ({v['tried']}/{v['of']} tried)" for tag, v in weak[:8]))
+    if data.get("due"):
+        click.echo("due for review: " + ", ".join(data["due"]))
     click.echo(f"drill next: {data['next'] or 'nothing left'}")
+
+
+def print_interview(data: dict) -> None:
+    """An interview's report: per exercise, passed or not, minutes to the first pass, best score."""
+    click.echo(f"interview {data['id']}: {data['passed']}/{data['of']} passed "
+               f"({data['started_at']} to {data['ends_at']})")
+    for row in data["exercises"]:
+        when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
+        click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
+                   f"  {row['attempts']} attempt(s)")
+
+
+def _cause(t) -> str:
+    """What a failure is about: the quantity it compared, else its first line without numbers."""
+    quantity = (t.diagnostics or {}).get("quantity")
+    if quantity:
+        return str(quantity)
+    first = t.message.strip().splitlines()[0] if t.message.strip() else t.status
+    return re.sub(r"[-+]?\d[\d.e+-]*", "N", first)[:80]
+
+
+def _print_likely_mistake(likely: dict, echo) -> None:
+    """The known mistake the failures look like, in both languages, and why we think so."""
+    one = len(likely["names"]) == 1
+    echo(click.style("  This looks like a known mistake" + ("" if one else " (one of these)") + ":", fg="yellow", bold=True))
+    for name, en, zh in zip(likely["names"], likely["en"], likely["zh"]):
+        echo(f"    {name}: {en}")
+        echo(f"    {' ' * len(name)}  {zh}")
+    echo(f"    ({likely['evidence']})")
 
 
 def print_validation(v: Validation) -> None:

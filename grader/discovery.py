@@ -8,6 +8,11 @@ from pathlib import Path
 from grader.categories import CATEGORIES
 
 DIFFICULTIES = ("easy", "medium", "hard")
+HIDDEN_PREFIX = "test_hidden_"  # a test file named so holds hidden tests (never packed for candidates)
+
+
+def is_hidden(test_file: Path) -> bool:
+    return test_file.name.startswith(HIDDEN_PREFIX)
 
 
 class ExerciseError(ValueError):

@@ -12,6 +12,8 @@ import torch
 
 from grader.compare import Mismatch
 
+__tracebackhide__ = True  # pytest shows a failing test's own frames and this module's message, not its source
+
 
 def check_directional_derivatives(forward: Callable[[dict], torch.Tensor], point: dict[str, torch.Tensor],
                                   analytic: dict[str, torch.Tensor], grad_output: torch.Tensor,

@@ -22,11 +22,11 @@ class ConstraintsItem(pytest.Item):
         self.add_marker(pytest.mark.category("constraints"))
 
     def runtest(self) -> None:
-        from grader.pytest_plugin import CONTEXT_KEY
+        from grader.pytest_plugin import CONTEXT_KEY, exercise_run
 
-        ctx = self.config.stash[CONTEXT_KEY]
-        problems = constraints.breaches(ctx.static_findings(self.exercise))
-        problems += ctx.trace_log(self.exercise).violations[:20]
+        run = exercise_run(self.config, self.exercise)
+        problems = constraints.breaches(self.config.stash[CONTEXT_KEY].static_findings(run))
+        problems += run.trace_log.violations[:20]
         if problems:
             raise Mismatch("your solution breaks the exercise's constraints:\n  " + "\n  ".join(problems))
 

@@ -25,6 +25,7 @@ class Row:
     categories: dict[str, list[float]] = field(default_factory=dict)  # category -> [earned, points]
     seconds: float = 0.0
     error: str = ""
+    mistakes: list[str] = field(default_factory=list)  # "exercise: mistake" per likely known mistake
 
 
 def read_row(folder: Path) -> Row:
@@ -40,8 +41,10 @@ def read_row(folder: Path) -> Row:
                 pair = categories.setdefault(t["category"], [0.0, 0.0])
                 pair[0] += t["earned"]
                 pair[1] += t["points"]
+    likely = [f"{ex['id']}: {' or '.join(ex['likely_mistake']['names'])}" for ex in doc["exercises"]
+              if ex.get("likely_mistake")]
     return Row(folder.name, summary["status"], summary["score"], summary["max_score"],
-               {ex["id"]: ex["score"] for ex in doc["exercises"]}, categories, summary["duration"])
+               {ex["id"]: ex["score"] for ex in doc["exercises"]}, categories, summary["duration"], mistakes=likely)
 
 
 def ranked(rows: list[Row]) -> list[Row]:
@@ -60,13 +63,14 @@ def table(rows: list[Row]) -> list[list[str]]:
     """Header and one line per candidate, ranked; the cells the CSV and the HTML both show."""
     rows = ranked(rows)
     exercises, categories = columns(rows)
-    lines = [["candidate", "status", "score", "max_score", *exercises, *categories, "seconds", "report", "error"]]
+    lines = [["candidate", "status", "score", "max_score", *exercises, *categories, "seconds", "likely_mistakes",
+              "report", "error"]]
     for r in rows:
         lines.append([r.candidate, r.status, f"{r.score:g}", f"{r.max_score:g}",
                       *(f"{r.exercises[e]:g}" if e in r.exercises else "" for e in exercises),
                       *(f"{r.categories[c][0]:g}/{r.categories[c][1]:g}" if c in r.categories else ""
                         for c in categories),
-                      f"{r.seconds:.1f}", f"{r.candidate}/{REPORT}" if r.status != "error" else "",
+                      f"{r.seconds:.1f}", "; ".join(r.mistakes), f"{r.candidate}/{REPORT}" if r.status != "error" else "",
                       r.error.splitlines()[-1] if r.error else ""])
     return lines
 

@@ -199,15 +199,18 @@ def _legend(series: dict[str, list[tuple[int, float]]], x: float, y: float) -> l
     return parts
 
 
-def line_chart_svg(series: dict[str, list[float]], title: str) -> str:
+def line_chart_svg(series: dict[str, list[float]], title: str, from_zero: bool = False) -> str:
     """SVG line chart of loss curves, x = step index.
 
     series: {name: values} (e.g. {"candidate": [...], "reference": [...]}); values may be any
     length, empty, or hold NaN/inf or non-numbers, which are not drawn. title: shown above the chart.
-    The y axis is logarithmic when every finite value is positive.
+    The y axis is logarithmic when every finite value is positive, unless `from_zero` (a linear
+    axis that starts at 0, for scores).
     """
     data = {str(name): _points(values) for name, values in series.items()}
     finite = [v for pts in data.values() for _, v in pts if math.isfinite(v)]
+    if finite and from_zero:
+        finite.append(0.0)
     height = CHART_H + 16 * max(0, len(data) - 2)
     body = [_text(MARGIN["left"], 18, title, "start", ' font-size="13" font-weight="bold"')]
     if not finite:

@@ -33,6 +33,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
             exercise TEXT NOT NULL, level INTEGER NOT NULL, revealed_at TEXT NOT NULL,
             PRIMARY KEY (exercise, level))""",),
     ("CREATE TABLE timers (exercise TEXT PRIMARY KEY, started_at TEXT NOT NULL)",),
+    ("""CREATE TABLE interviews (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, ends_at TEXT NOT NULL,
+            exercises TEXT NOT NULL, ended_at TEXT)""",),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

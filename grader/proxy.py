@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from grader import channel, clock, constraints, wire
-from grader.sandbox import Limits, Worker, WorkerConfig, WorkerPool
+from grader.limits import MiB, Limits
+from grader.sandbox import Worker, WorkerConfig, WorkerPool
 
 TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
 
@@ -75,11 +76,6 @@ class Candidate:
             missing.defined = tuple(self._names)
             raise missing
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
-
-    def names(self) -> list[str]:
-        """Public names the submission defines."""
-        self._ensure_worker()
-        return list(self._names)
 
     # -- worker lifecycle ------------------------------------------------------------------
     def _ensure_worker(self) -> None:
@@ -151,7 +147,7 @@ class Candidate:
         nonce = self._trace_nonce(request)
         try:
             channel.send(worker.sock, request)
-            reply = channel.receive(worker.sock, self._limits.message_mb << 20, deadline)
+            reply = channel.receive(worker.sock, self._limits.message_mb * MiB, deadline)
         except TimeoutError:
             self._fail(CandidateError("timeout", f"{label} {why} (worker killed)"), poison=True)
         except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):

@@ -2,7 +2,8 @@
 worker), the reference (in this process) and the run's settings.
 
 Loaded automatically (entry point `pytest11`), so `pytest exercises/17_self_attention` works for
-a learner; `grade` runs the same tests through it with its own RunContext.
+a learner; `grade` runs the same tests through it with its own RunContext and, for the exercise it
+runs, its ExerciseRun (submission, seed, categories); plain pytest makes one per exercise from its options.
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from grader import arguments, constraints, harness_tests
 from grader.categories import check_category
 from grader.discovery import load_exercise
 from grader.proxy import CandidateError
-from grader.session import RunContext, Settings
+from grader.session import ExerciseRun, RunContext, Settings
 
 CONTEXT_KEY = pytest.StashKey[RunContext]()
 OWNS_CONTEXT_KEY = pytest.StashKey[bool]()
+RUNS_KEY = pytest.StashKey[dict]()  # exercise id -> its ExerciseRun in this pytest session
+ONLY_KEY = pytest.StashKey[tuple]()  # the categories the given run is narrowed to
 CANDIDATE_KEY = pytest.StashKey[list]()
 ARTIFACTS_KEY = pytest.StashKey[dict]()
 
@@ -54,9 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Exercise tensors are tiny: extra threads only add overhead (and contention on small
     # machines); workers run single-threaded too.
     torch.set_num_threads(1)
-    given = _context_from_plugins(config)
+    given, run = _given_by_plugins(config)
     config.stash[CONTEXT_KEY] = given or RunContext(_settings_from_options(config))
     config.stash[OWNS_CONTEXT_KEY] = given is None
+    config.stash[RUNS_KEY] = {run.exercise.id: run} if run is not None else {}
+    config.stash[ONLY_KEY] = run.categories if run is not None else ()
     if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
         config.option.hypothesis_seed = config.stash[CONTEXT_KEY].settings.seed
 
@@ -80,13 +85,22 @@ def freeze_hypothesis_constants() -> None:
         providers.CONSTANTS_CACHE.cache.clear()
 
 
-def _context_from_plugins(config: pytest.Config) -> RunContext | None:
-    """`grade` registers a plugin object carrying its RunContext; plain pytest has none."""
+def _given_by_plugins(config: pytest.Config) -> tuple[RunContext | None, ExerciseRun | None]:
+    """`grade` registers a plugin object carrying its RunContext and ExerciseRun; plain pytest has none."""
     for plugin in config.pluginmanager.get_plugins():
         ctx = getattr(plugin, "grader_run_context", None)
         if isinstance(ctx, RunContext):
-            return ctx
-    return None
+            run = getattr(plugin, "grader_run", None)
+            return ctx, run if isinstance(run, ExerciseRun) else None
+    return None, None
+
+
+def exercise_run(config: pytest.Config, exercise) -> ExerciseRun:
+    """This pytest session's run of `exercise`: the one `grade` gave, else one made from the options."""
+    runs = config.stash[RUNS_KEY]
+    if exercise.id not in runs:
+        runs[exercise.id] = config.stash[CONTEXT_KEY].run_for(exercise)
+    return runs[exercise.id]
 
 
 def _settings_from_options(config: pytest.Config) -> Settings:
@@ -115,7 +129,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None:
             check_category(marker.args[0])
     harness_tests.add_constraints_items(items)
-    only = config.stash[CONTEXT_KEY].settings.categories
+    only = config.stash[ONLY_KEY]
     if only:
         kept = [i for i in items if (i.get_closest_marker("category") or pytest.mark.category("")).args[0] in only]
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
@@ -139,28 +153,34 @@ def reference(exercise, run_context):
     return run_context.reference_for(exercise)
 
 
+@pytest.fixture(scope="module")
+def grading_run(request: pytest.FixtureRequest, exercise) -> ExerciseRun:
+    """This run of the exercise's tests: its submission, seed and what its traces have shown."""
+    return exercise_run(request.config, exercise)
+
+
 @pytest.fixture
-def candidate(request: pytest.FixtureRequest, exercise, run_context):
+def candidate(request: pytest.FixtureRequest, grading_run, run_context):
     """The submission's module in a fresh sandboxed worker (see grader.proxy.Candidate); a
     submission that breaks the constraints is not run at all."""
-    problems = constraints.breaches(run_context.static_findings(exercise)) if run_context.settings.screen else []
+    problems = constraints.breaches(run_context.static_findings(grading_run)) if run_context.settings.screen else []
     if problems:
         raise CandidateError("forbidden", constraints.gate_message(problems))
-    proxy = run_context.new_candidate(exercise)
+    proxy = run_context.new_candidate(grading_run)
     request.node.stash[CANDIDATE_KEY] = [proxy]
     yield proxy
     proxy.close()
 
 
 @pytest.fixture
-def static_findings(exercise, run_context) -> list:
+def static_findings(grading_run, run_context) -> list:
     """Static findings (forbidden APIs, refused means, missing names) for the submission's source."""
-    return run_context.static_findings(exercise)
+    return run_context.static_findings(grading_run)
 
 
 @pytest.fixture
-def seed(run_context) -> int:
-    return run_context.settings.seed
+def seed(grading_run) -> int:
+    return grading_run.seed
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ import json
 import math
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 SCHEMA = "grader-results/1"
 STATUSES = ("pass", "fail", "error", "skip", "not_run")
 STDOUT = "-"  # an output path meaning standard output
+AUDIENCES = ("grader", "candidate")  # who reads the outputs: a candidate never sees a hidden test's details
 
 
 @dataclass
@@ -39,6 +40,7 @@ class TestResult:
     output: str = ""
     artifacts: dict = field(default_factory=dict)
     reproduce: str = ""
+    hidden: bool = False  # from a test_hidden_*.py file: its details are for graders only
 
 
 @dataclass
@@ -57,6 +59,7 @@ class ExerciseResult:
     static_findings: list[dict] = field(default_factory=list)
     not_applicable: dict = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
+    likely_mistake: dict | None = None  # grader.diagnosis: names, en, zh, test, evidence
 
     @property
     def score(self) -> float:
@@ -129,6 +132,38 @@ class RunResult:
             "exercises": [e.to_dict() for e in self.exercises],
             "summary": self.summary(),
         }
+
+
+def for_audience(run: RunResult, audience: str) -> RunResult:
+    """The run as `audience` may see it: for a candidate, each hidden test keeps only its
+    category, status, points and time, under a neutral name (no inputs, expected values,
+    falsifying example, output, pictures or command that would show what it checks)."""
+    if audience == "grader":
+        return run
+    return replace(run, exercises=[_redacted_exercise(e) for e in run.exercises])
+
+
+def _redacted_exercise(e: ExerciseResult) -> ExerciseResult:
+    tests = _redacted(e.tests)
+    likely = e.likely_mistake
+    if likely:  # where the match was found: a hidden test keeps its neutral name
+        renamed = {old.name: new.name for old, new in zip(e.tests, tests)}
+        likely = {**likely, "test": renamed.get(likely["test"], likely["test"])}
+        if likely["test"] != e.likely_mistake["test"]:
+            likely["evidence"] = "its first failure, in a hidden test, is exactly this mistake's"
+    return replace(e, tests=tests, likely_mistake=likely)
+
+
+def _redacted(tests: list[TestResult]) -> list[TestResult]:
+    shown, count = [], 0
+    for t in tests:
+        if t.hidden:
+            count += 1
+            t = TestResult(name=f"hidden_test_{count}", nodeid=f"hidden_test_{count}", category=t.category,
+                           status=t.status, message=f"hidden test: {t.status} (its details are not shown)",
+                           duration=t.duration, points=t.points, earned=t.earned, origin=t.origin, hidden=True)
+        shown.append(t)
+    return shown
 
 
 def write_json(run: RunResult, path: Path | str) -> None:

@@ -14,26 +14,33 @@ import pytest
 
 from grader import clock, credit, text
 from grader.compare import Mismatch
-from grader.discovery import Exercise
+from grader.discovery import Exercise, is_hidden
 from grader.proxy import CandidateError, MissingName
 from grader.pytest_plugin import ARTIFACTS_KEY, CANDIDATE_KEY
 from grader.results import ExerciseResult, RunResult, TestResult
-from grader.session import ReferenceProblem, RunContext
+from grader.session import ExerciseRun, ReferenceProblem, RunContext
 
 PHASE_KEY = pytest.StashKey[dict]()
+K_IDENT = re.compile(r"[\w:+\-.\[\]\\/]+")  # what pytest -k takes as one name (a parametrised one too)
 NOT_SUBMITTED = "not submitted"
 
 
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
-                   stop_at_first_failure: bool = False, progress=None, own_files: bool = False) -> ExerciseResult:
-    """Run every test of `exercise` against `submission` (default: what the settings say).
-    `progress` (see grader.console.Progress) hears of each test as it starts. A submission that
-    is a link, a reference or an exercise's test is refused (status error), unless `own_files`
-    (`grade validate` grades the references themselves)."""
-    found = Path(submission) if submission else ctx.find_submission(exercise)
+                   stop_at_first_failure: bool = False, progress=None, own_files: bool = False, *,
+                   seed: int | None = None, categories: tuple[str, ...] = (),
+                   folder: Path | None = None, shrink: bool = False) -> ExerciseResult:
+    """Run every test of `exercise` (only those of `categories`, if given) against `submission`
+    (default: what the settings say, looked up in `folder` if given) on `seed` (default: the
+    settings'). `progress` (see grader.console.Progress) hears of each test as it starts. A
+    submission that is a link, a reference or an exercise's test is refused (status error),
+    unless `own_files` (`grade validate` grades the references themselves). `stop_at_first_failure`
+    skips shrinking failing examples too, unless `shrink` (then the first failure is reported as a
+    full run reports it). `ctx` is not changed."""
+    found = Path(submission) if submission else ctx.find_submission(exercise, folder)
+    run = ctx.run_for(exercise, found or ctx.submission_for(exercise, folder), seed, categories)
     limits = ctx.limits_for(exercise)
     result = ExerciseResult(id=exercise.id, title=exercise.title, title_zh=exercise.title_zh,
-                            difficulty=exercise.difficulty, submission=str(found or ctx.submission_for(exercise)),
+                            difficulty=exercise.difficulty, submission=str(found or run.submission),
                             not_applicable=dict(exercise.not_applicable), limits=limits.to_dict())
     start = clock.monotonic()
     try:
@@ -44,13 +51,12 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     except ReferenceProblem as e:
         result.status, result.error = "error", str(e)
         return text.clean_all(result)
-    collector = ResultCollector(exercise, ctx, Path(result.submission), progress)
+    collector = ResultCollector(run, ctx, progress)
     if found is None:  # a --submission folder without this exercise: collect its tests, run none
         collector.stop_reason = NOT_SUBMITTED
     else:
-        ctx.pin_submission(exercise, found)
-        result.static_findings = [f.to_dict() for f in ctx.static_findings(exercise)]
-    code = _run_pytest(exercise, ctx, collector, stop_at_first_failure, collect_only=found is None)
+        result.static_findings = [f.to_dict() for f in ctx.static_findings(run)]
+    code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None, shrink=shrink)
     result.tests = collector.results
     credit.apply(result)
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
@@ -69,16 +75,17 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     return text.clean_all(result)
 
 
-def _run_pytest(exercise: Exercise, ctx: RunContext, collector: "ResultCollector",
-                stop_at_first_failure: bool, collect_only: bool = False) -> int:
+def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
+                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = False) -> int:
+    exercise = run.exercise
     args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
         "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
-        f"--rootdir={exercise.path}", f"--hypothesis-seed={ctx.settings.seed}", "-W", "ignore::DeprecationWarning",
+        f"--rootdir={exercise.path}", f"--hypothesis-seed={run.seed}", "-W", "ignore::DeprecationWarning",
     ]
     if ctx.settings.select:
         args += ["-k", ctx.settings.select]
     if stop_at_first_failure:  # only the verdict matters: no shrinking of failing examples either
-        args += ["-x", "--hypothesis-profile=grader-verdict"]
+        args += ["-x"] if shrink else ["-x", "--hypothesis-profile=grader-verdict"]
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         code = pytest.main(args, plugins=[collector])
@@ -123,15 +130,15 @@ def _fresh_modules(folder: Path):
 
 
 class ResultCollector:
-    """pytest hooks that turn each test's phases into one TestResult; also hands the run's
-    context to grader.pytest_plugin (attribute `grader_run_context`).
+    """pytest hooks that turn each test's phases into one TestResult; also hands the shared
+    context and this run to grader.pytest_plugin (attributes `grader_run_context`, `grader_run`).
 
     Once a test shows that no test of this submission can pass (it does not import, or defines
     none of the interface), the run stops: the remaining tests are recorded as not run."""
 
-    def __init__(self, exercise: Exercise, ctx: RunContext, submission: Path, progress=None):
-        self.exercise, self.ctx, self.submission, self.progress = exercise, ctx, submission, progress
-        self.grader_run_context = ctx
+    def __init__(self, run: ExerciseRun, ctx: RunContext, progress=None):
+        self.exercise, self.ctx, self.run, self.progress = run.exercise, ctx, run, progress
+        self.grader_run_context, self.grader_run = ctx, run
         self.results: list[TestResult] = []
         self.collection_errors: list[str] = []
         self.items: list[pytest.Item] = []
@@ -177,7 +184,8 @@ class ResultCollector:
         points_marker = item.get_closest_marker("points")
         points = float(points_marker.args[0]) if points_marker else self.exercise.points_for(category)
         return TestResult(name=item.name, nodeid=item.nodeid, category=category, status=status, points=points,
-                          duration=duration, message=message, reproduce=self._reproduce(item))
+                          duration=duration, message=message, reproduce=self._reproduce(item),
+                          hidden=is_hidden(Path(str(item.path))))
 
     def _result_for(self, item: pytest.Item) -> TestResult:
         phases = item.stash[PHASE_KEY]
@@ -192,10 +200,10 @@ class ResultCollector:
 
     def _reproduce(self, item: pytest.Item) -> str:
         s = self.ctx.settings
-        parts = ["grade", str(self.exercise.path), "--submission", str(self.submission), "--seed", str(s.seed)]
+        parts = ["grade", str(self.exercise.path), "--submission", str(self.run.submission), "--seed", str(self.run.seed)]
         if s.solutions:
             parts += ["--solutions", str(s.solutions)]
-        parts += ["-k", item.name.split("[")[0]]
+        parts += ["-k", item.name if K_IDENT.fullmatch(item.name) else item.name.split("[")[0]]
         return shlex.join(parts)
 
 
@@ -274,18 +282,22 @@ def _falsifying_example(exc: BaseException | None) -> str:
     return FIXTURE_ARGS.sub("", "\n".join(notes))
 
 
-def run_grading(path: Path | list[Exercise], ctx: RunContext, command: str = "", progress=None) -> RunResult:
-    """Grade every exercise found at `path` (or given as a list); always returns a complete RunResult.
-    With a -k selection, exercises none of whose tests it selects are left out."""
+def run_grading(path: Path | list[Exercise], ctx: RunContext, command: str = "", progress=None,
+                folder: Path | None = None) -> RunResult:
+    """Grade every exercise found at `path` (or given as a list), with the submissions in `folder`
+    (default: what the settings say); always returns a complete RunResult. With a -k selection,
+    exercises none of whose tests it selects are left out."""
     from grader.discovery import discover
 
     exercises = list(path) if isinstance(path, list) else discover(path)
-    run = RunResult(started_at=clock.now_iso(), settings=_settings_record(ctx, command), environment=environment())
+    run = RunResult(started_at=clock.now_iso(), settings=_settings_record(ctx, command, folder), environment=environment())
     start = clock.monotonic()
     for position, exercise in enumerate(exercises, 1):
         if progress is not None:
             progress.start(exercise.id, position, len(exercises))
-        result = grade_exercise(exercise, ctx, progress=progress)
+        result = grade_exercise(exercise, ctx, progress=progress, folder=folder)
+        if ctx.settings.diagnose:
+            _diagnose(exercise, ctx, result)
         if not (ctx.settings.select and not result.tests and not result.error):
             run.exercises.append(result)
     if progress is not None:
@@ -294,11 +306,20 @@ def run_grading(path: Path | list[Exercise], ctx: RunContext, command: str = "",
     return run
 
 
-def _settings_record(ctx: RunContext, command: str) -> dict:
+def _diagnose(exercise: Exercise, ctx: RunContext, result: ExerciseResult) -> None:
+    """Name the likely known mistake of a failing result (grader.diagnosis); never a verdict."""
+    from grader import diagnosis
+
+    found = diagnosis.diagnose(exercise, ctx, result, ctx.settings.seed)
+    result.likely_mistake = found.to_dict() if found else None
+
+
+def _settings_record(ctx: RunContext, command: str, folder: Path | None = None) -> dict:
     s = ctx.settings
+    submission = folder or s.submission
     return text.clean_all({
         "seed": s.seed, "device": str(ctx.device), "timeout": s.timeout, "memory_mb": s.memory_mb,
-        "submission": str(s.submission) if s.submission else None,
+        "submission": str(submission) if submission else None,
         "solutions": str(s.solutions) if s.solutions else None, "select": s.select, "command": command,
         "isolation": ctx.isolation_label(),
     })

@@ -13,28 +13,8 @@ import threading
 import weakref
 from dataclasses import asdict, dataclass, field
 
-from grader import clock
-
-MiB = 1 << 20
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one worker may use (the one place for the defaults of every limit). timeout: seconds
-    per call; test_budget, submission_budget: seconds all calls of one test, of all the tests of one
-    submission may take together (so that a candidate staying just under the per-call limit still
-    ends); the others: sizes in MiB/bytes."""
-
-    timeout: float = 10.0
-    test_budget: float = 180.0
-    submission_budget: float = 1800.0
-    memory_mb: int = 4096
-    output_bytes: int = 64 * 1024
-    file_mb: int = 64
-    message_mb: int = 1024
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from grader import clock, limits
+from grader.limits import DEFAULTS, MiB
 
 
 @dataclass
@@ -49,9 +29,9 @@ class WorkerConfig:
     forbidden_ops: list[str] = field(default_factory=list)  # traced requests report the operators they ran
     seed: int = 0
     device: str = "cpu"
-    threads: int = 1
-    memory_bytes: int = 4096 * MiB
-    file_bytes: int = 256 * MiB
+    threads: int = limits.THREADS
+    memory_bytes: int = DEFAULTS.memory_mb * MiB
+    file_bytes: int = DEFAULTS.file_mb * MiB
     preload: list[str] = field(default_factory=list)
     support: str = ""  # the exercise's support.py (trusted helpers run in the worker), if any
     isolate: bool = False  # namespaces, read-only file system, hidden paths, user nobody (needs root)
@@ -152,7 +132,7 @@ def describe_status(status: int | None) -> str:
 class WorkerPool:
     """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
 
-    def __init__(self, output_bytes: int = Limits().output_bytes, preload: tuple[str, ...] = ("torch",),
+    def __init__(self, output_bytes: int = DEFAULTS.output_bytes, preload: tuple[str, ...] = ("torch",),
                  user_namespace: bool = False):
         self.output_bytes, self.preload = output_bytes, preload
         self.user_namespace = user_namespace  # confine workers without root (see grader.confine)
@@ -166,7 +146,6 @@ class WorkerPool:
         self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
         self._closed = False
-        self._count = 0
         _pools.add(self)
         _end_on_signals()
 
@@ -221,7 +200,7 @@ class WorkerPool:
         """A new confined worker running `grader.worker.start` with `config`."""
         with self._lock:
             self.start()
-            if not self._await(lambda: any("ready" in r for r in self._replies), 120):
+            if not self._await(lambda: any("ready" in r for r in self._replies), limits.FORK_SERVER_START_S):
                 raise SandboxError("the worker fork server did not start (could not import torch?)")
             ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             out_r, out_w = os.pipe()
@@ -233,12 +212,11 @@ class WorkerPool:
             finally:
                 ctl_theirs.close()
                 os.close(out_w)
-            reply = self._next_reply(timeout=30)
+            reply = self._next_reply(timeout=limits.SPAWN_REPLY_S)
             if "spawned" not in reply:
                 ctl_ours.close()
                 os.close(out_r)
                 raise SandboxError(f"could not start a worker: {reply.get('spawn_failed', reply)}")
-            self._count += 1
             return Worker(self, reply["spawned"], ctl_ours, OutputCapture(out_r, self.output_bytes))
 
     def _next_reply(self, timeout: float) -> dict:
@@ -276,7 +254,7 @@ class WorkerPool:
             if not ready:  # still importing torch, so no worker exists: do not wait for it (nor its traceback)
                 self._proc.kill()
             try:
-                self._proc.wait(timeout=5)
+                self._proc.wait(timeout=limits.FORK_SERVER_EXIT_S)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()

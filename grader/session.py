@@ -1,4 +1,5 @@
-"""A grading run's settings and shared resources: the worker pool and the loaded references."""
+"""A grading run's settings and shared resources (the worker pool, the loaded references), and
+what varies from one run of an exercise's tests to the next (`ExerciseRun`)."""
 from __future__ import annotations
 
 import functools
@@ -6,21 +7,20 @@ import importlib.util
 import os
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from grader import clock, confine, constraints, memcap
 from grader.discovery import Exercise
-from grader.sandbox import MiB, Limits, WorkerConfig, WorkerPool
+from grader.limits import DEFAULTS, MAX_SOURCE_BYTES, MiB, Limits
+from grader.sandbox import WorkerConfig, WorkerPool
 
 if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade --help` stays fast
     import torch
 
     from grader.proxy import Candidate
-
-MAX_SOURCE_BYTES = 4 << 20  # a submission is source code: more than this is not read
 
 
 class ReferenceProblem(RuntimeError):
@@ -38,48 +38,50 @@ class Settings:
     timeout: float | None = None
     memory_mb: int | None = None
     select: str | None = None  # a pytest -k expression
-    categories: tuple[str, ...] = ()  # only tests of these categories (validate's value-free variants)
     isolation: bool | None = None  # None: isolate workers whenever we can (running as root)
     # Refuse a submission that breaks the static policy before running any of its code. Off only
     # in the harness's own containment tests, which must run hostile code to prove the walls hold.
     screen: bool = True
+    # Name the known mistake a failing submission looks like (grader.diagnosis); never a verdict.
+    diagnose: bool = True
+
+
+@dataclass(frozen=True)
+class ExerciseRun:
+    """One run of an exercise's tests: what varies from run to run (the submission, the seed, the
+    categories it is narrowed to) and what the run has seen (its operation traces; when it began,
+    which starts the submission's time budget). Made by `RunContext.run_for`."""
+
+    exercise: Exercise
+    submission: Path  # absolute, not resolved: a link is refused, not followed
+    seed: int
+    categories: tuple[str, ...] = ()  # only tests of these categories (validate's value-free variants)
+    trace_log: constraints.TraceLog = field(default_factory=constraints.TraceLog, compare=False)
+    started: float = field(default_factory=clock.monotonic, compare=False)
 
 
 class RunContext:
-    """Shared by every test of a run; `close()` stops the worker pool."""
+    """What every run of a grading process shares: the settings, the worker pool, the loaded
+    references, static findings per file. Never changed by a run; `close()` stops the worker pool."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.pool: WorkerPool | None = None
         self._references: dict[Path, ModuleType] = {}
-        self._pinned: dict[str, Path] = {}
-        self._trace_logs: dict[str, constraints.TraceLog] = {}
         self._findings: dict[tuple[str, Path], list] = {}
-        self._started: dict[str, float] = {}  # exercise id -> when grading its submission began
 
-    def pin_submission(self, exercise: Exercise, path: Path) -> None:
-        """Grade `path` for this exercise from now on, whatever the settings say; its run starts
-        with an empty trace log, and its submission budget runs from now."""
-        self._pinned[exercise.id] = Path(path).absolute()  # not resolved: a link is refused, not followed
-        self._trace_logs[exercise.id] = constraints.TraceLog()
-        self._started[exercise.id] = clock.monotonic()
+    def run_for(self, exercise: Exercise, submission: Path | None = None, seed: int | None = None,
+                categories: tuple[str, ...] = ()) -> ExerciseRun:
+        """A run of `exercise`'s tests on `submission` (default: what the settings say) and `seed`
+        (default: the settings' seed), starting now."""
+        path = Path(submission).absolute() if submission else self.submission_for(exercise)
+        return ExerciseRun(exercise, path, self.settings.seed if seed is None else seed, tuple(categories))
 
-    def grade_folder(self, submission: Path) -> None:
-        """Grade the submissions in folder `submission` from now on (the next candidate of a batch):
-        what earlier runs pinned is forgotten."""
-        self.settings.submission = Path(submission)
-        self._pinned.clear()
-
-    def trace_log(self, exercise: Exercise) -> constraints.TraceLog:
-        """What the operation traces of this exercise's current run have shown."""
-        return self._trace_logs.setdefault(exercise.id, constraints.TraceLog())
-
-    def static_findings(self, exercise: Exercise) -> list:
-        """Static findings for the submission being graded (computed once per file)."""
-        path = Path(self.submission_for(exercise))
-        key = (exercise.id, path)
+    def static_findings(self, run: ExerciseRun) -> list:
+        """Static findings for the run's submission (computed once per file)."""
+        key = (run.exercise.id, run.submission)
         if key not in self._findings:
-            self._findings[key] = constraints.scan_submission(exercise, path)
+            self._findings[key] = constraints.scan_submission(run.exercise, run.submission)
         return self._findings[key]
 
     # -- resolution ----------------------------------------------------------------------
@@ -93,7 +95,7 @@ class RunContext:
         return torch.device(want)
 
     def limits_for(self, exercise: Exercise) -> Limits:
-        s, default = self.settings, Limits()
+        s, default = self.settings, DEFAULTS
         return Limits(
             timeout=float(s.timeout or exercise.timeout or default.timeout),
             memory_mb=int(s.memory_mb or exercise.memory_mb or default.memory_mb),
@@ -141,16 +143,15 @@ class RunContext:
     def reference_path(self, exercise: Exercise) -> Path:
         return self.solutions_dir(exercise) / f"{exercise.id}.py"
 
-    def submission_for(self, exercise: Exercise) -> Path:
-        """--submission FILE, or in a folder <id>.py or <id>/solution.py; default the stub."""
-        found = self.find_submission(exercise)
-        return found or (Path(self.settings.submission) / f"{exercise.id}.py").resolve()
+    def submission_for(self, exercise: Exercise, folder: Path | None = None) -> Path:
+        """--submission FILE, or in a folder (`folder`, else --submission) <id>.py or
+        <id>/solution.py; default the stub."""
+        found = self.find_submission(exercise, folder)
+        return found or (Path(folder or self.settings.submission) / f"{exercise.id}.py").resolve()
 
-    def find_submission(self, exercise: Exercise) -> Path | None:
-        """What `submission_for` grades, or None when a --submission folder holds nothing for `exercise`."""
-        if exercise.id in self._pinned:
-            return self._pinned[exercise.id]
-        given = self.settings.submission
+    def find_submission(self, exercise: Exercise, folder: Path | None = None) -> Path | None:
+        """What `submission_for` grades, or None when the submission folder holds nothing for `exercise`."""
+        given = folder or self.settings.submission
         if given is None:
             return exercise.stub
         given = Path(given)
@@ -171,29 +172,28 @@ class RunContext:
 
     def worker_pool(self) -> WorkerPool:
         if self.pool is None:
-            self.pool = WorkerPool(output_bytes=Limits().output_bytes,
+            self.pool = WorkerPool(output_bytes=DEFAULTS.output_bytes,
                                    user_namespace=self.isolated and self._user_namespaces)
             self.pool.start()
         return self.pool
 
-    def new_candidate(self, exercise: Exercise, submission: Path | None = None) -> Candidate:
-        """A proxy for the submission; its worker starts on first use."""
+    def new_candidate(self, run: ExerciseRun) -> Candidate:
+        """A proxy for the run's submission; its worker starts on first use."""
         from grader.proxy import Candidate
 
+        exercise, path = run.exercise, run.submission
         limits = self.limits_for(exercise)
-        path = submission or self.submission_for(exercise)
         config = WorkerConfig(
             submission=str(path), workdir="", source=read_submission(path),
             memory_bytes=limits.memory_mb * MiB, file_bytes=limits.file_mb * MiB,
             hidden_paths=self.hidden_paths(exercise), isolate=self.isolated, loopback=exercise.loopback,
             forbidden=list(exercise.forbidden), forbidden_ops=list(exercise.forbidden_ops),
-            seed=self.settings.seed, device=str(self.device),
+            seed=run.seed, device=str(self.device),
             preload=list(exercise.preload),
             support=str(exercise.support) if exercise.support.is_file() else "",
         )
-        started = self._started.get(exercise.id, clock.monotonic())
-        return Candidate(self.worker_pool(), config, limits, trace_log=self.trace_log(exercise),
-                         submission_deadline=started + limits.submission_budget)
+        return Candidate(self.worker_pool(), config, limits, trace_log=run.trace_log,
+                         submission_deadline=run.started + limits.submission_budget)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -218,8 +218,10 @@ def submission_problem(path: Path, solutions: Path, reference: Path) -> str | No
 
 
 def read_submission(path: Path) -> bytes | None:
-    """The submission's bytes, read once here (never through a symbolic link, at most
-    MAX_SOURCE_BYTES); None when it is not a readable regular file (the worker reports that)."""
+    """The submission's bytes, read once here (never through a symbolic link); None when it is
+    not a readable regular file (the worker reports that). Of a file over MAX_SOURCE_BYTES, one
+    byte more than that: the worker refuses it as too large (grader.source), never reads the
+    original itself."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -227,8 +229,7 @@ def read_submission(path: Path) -> bytes | None:
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = f.read(MAX_SOURCE_BYTES + 1)
-    return data if len(data) <= MAX_SOURCE_BYTES else None
+        return f.read(MAX_SOURCE_BYTES + 1)
 
 
 def _import_reference(exercise_id: str, path: Path) -> ModuleType:

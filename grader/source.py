@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 16 << 20  # a source file larger than this is not a hand-written solution
+from grader.limits import MAX_SOURCE_BYTES
 
 
 class SourceError(ValueError):

@@ -7,7 +7,6 @@ operation indirectly (`indirect_*`; also an exercise's own `constant_output`/`na
 fail and score at most MAX_SCORE_OF_NOTHING."""
 from __future__ import annotations
 
-import ast
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import tempfile
 
-from grader import clock, credit, mistakes, parallel, static_checks, variants
+from grader import clock, credit, diagnosis, mistakes, parallel, static_checks, variants
 from grader.categories import CATEGORIES
 from grader.discovery import Exercise
 from grader.results import ExerciseResult
@@ -24,7 +23,7 @@ from grader.session import RunContext, Settings
 
 
 MAX_SCORE_OF_NOTHING = 0.10  # share of the points a value-free or forbidden solution may keep
-VALUELESS = tuple(variants.FILLS)  # an exercise's own constant_output / nan_output, where it ships them
+VALUELESS = diagnosis.VALUELESS  # an exercise's own constant_output / nan_output, where it ships them
 
 
 @dataclass
@@ -47,14 +46,6 @@ class Validation:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
-APPENDIX = ".append.py"  # a mutant kept as code appended to the reference (it overrides a definition)
-
-
-def mutants_of(exercise: Exercise) -> list[Path]:
-    """The exercise's known-wrong variants kept as whole files (being moved into mistakes data)."""
-    return sorted((exercise.root / "tests" / "mutants" / exercise.id).glob("*.py"))
-
-
 def alternatives_of(exercise: Exercise) -> list[Path]:
     """Correct solutions kept in idioms the reference does not use; each must pass in full."""
     return sorted((exercise.root / "tests" / "alternatives" / exercise.id).glob("*.py"))
@@ -64,46 +55,29 @@ def mistakes_of(exercise: Exercise) -> list[mistakes.Mistake]:
     return mistakes.load(mistakes.path_for(exercise.root, exercise.id))
 
 
-def mutant_name(mutant: Path) -> str:
-    return mutant.name.removesuffix(APPENDIX).removesuffix(".py")
-
-
-def materialize(mutant: Path, reference: Path, folder: Path) -> Path:
-    """The mutant as a submission file: itself, or the reference followed by its appendix."""
-    if not mutant.name.endswith(APPENDIX):
-        return mutant
-    path = folder / f"{mutant_name(mutant)}.py"
-    path.write_text(reference.read_text(encoding="utf-8") + "\n\n" + mutant.read_text(encoding="utf-8"),
-                    encoding="utf-8")
-    return path
-
-
 def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...] = (0,)) -> Validation:
-    """Run every check for `exercise`; ctx.settings.seed is changed along the way and restored."""
+    """Run every check for `exercise`: the reference on each of `seeds`, everything else on the first."""
     v = Validation(exercise.id, [_files_check(exercise, ctx), _names_check(exercise, ctx)])
-    original_seed = ctx.settings.seed
-    try:
-        runs = []
-        for seed in seeds:
-            ctx.settings.seed = seed
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True))
-            runs.append(result)
-            v.checks.append(_reference_check(result, seed, seconds))
-        ctx.settings.seed = seeds[0]
-        v.checks.append(_categories_check(exercise, runs[0]))
-        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, exercise.stub))
-        v.checks.append(_stub_check(result, seconds))
-        mutants = mutants_of(exercise)
-        known = _known_mistakes(exercise, v)
-        if not mutants and not known:
-            v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
-        with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
-            v.checks += [_check_mutant(exercise, ctx, m, Path(folder)) for m in mutants]
-            v.checks += [_check_mistake(exercise, ctx, m, Path(folder)) for m in known]
-        v.checks += _alternative_checks(exercise, ctx)
-        v.checks += _variant_checks(exercise, ctx, {mutant_name(m) for m in mutants} | {m.name for m in known})
-    finally:
-        ctx.settings.seed = original_seed
+    runs = []
+    for seed in seeds:
+        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, ctx.reference_path(exercise), own_files=True,
+                                                        seed=seed))
+        runs.append(result)
+        v.checks.append(_reference_check(result, seed, seconds))
+    seed = seeds[0]
+    v.checks.append(_categories_check(exercise, runs[0]))
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, exercise.stub, seed=seed))
+    v.checks.append(_stub_check(result, seconds))
+    known = _known_mistakes(exercise, v)
+    if not known:
+        v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
+    found: dict[str, diagnosis.Fingerprint] = {}
+    with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
+        v.checks += [_check_mistake(exercise, ctx, seed, m, Path(folder), found) for m in known]
+    if known:
+        v.checks.append(_diagnoses_check(known, found))
+    v.checks += _alternative_checks(exercise, ctx, seed)
+    v.checks += _variant_checks(exercise, ctx, seed, {m.name for m in known})
     return v
 
 
@@ -112,16 +86,6 @@ def validate_all(exercises: list[Exercise], settings: Settings, seeds: tuple[int
     """Validate each exercise, yielded in the order given. With jobs > 1, that many processes
     validate at once, each with its own RunContext (and fork server) kept across its exercises."""
     yield from parallel.each_in_context(functools.partial(validate_exercise, seeds=seeds), exercises, settings, jobs)
-
-
-def _check_mutant(exercise: Exercise, ctx: RunContext, mutant: Path, folder: Path) -> Check:
-    """Caught by some test; one that reaches a forbidden operation must also score (near) nothing."""
-    submission = materialize(mutant, ctx.reference_path(exercise), folder)
-    scored = mutant_name(mutant).startswith("indirect_") or mutant_name(mutant) in VALUELESS
-    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
-    if scored:
-        return _scored_check(f"mutant {mutant_name(mutant)}", result, seconds)
-    return _mutant_check(mutant, result, seconds)
 
 
 def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]:
@@ -138,28 +102,50 @@ def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]
     return known
 
 
-def _check_mistake(exercise: Exercise, ctx: RunContext, mistake: mistakes.Mistake, folder: Path) -> Check:
-    """Like _check_mutant, for a mistake kept as edits of the reference (which must still apply)."""
+def _check_mistake(exercise: Exercise, ctx: RunContext, seed: int, mistake: mistakes.Mistake, folder: Path,
+                   found: dict) -> Check:
+    """The mistake still applies to the reference and is caught by some test; one that reaches a
+    forbidden operation (or has no values) must also score (near) nothing. A nameable mistake's
+    first failure is found as a candidate's is (examples shrunk): its fingerprint goes to `found`
+    and to the diagnosis cache."""
     name = f"mutant {mistake.name}"
     try:
         submission = mistakes.write(mistake, ctx.reference_path(exercise), folder)
     except mistakes.MistakeError as e:
         return Check(name, False, str(e))
-    scored = mistake.name.startswith("indirect_") or mistake.name in VALUELESS
-    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored))
+    scored = not diagnosis.is_nameable(mistake)
+    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored,
+                                                    seed=seed, shrink=True))
     if scored:
         return _scored_check(name, result, seconds)
+    fp = diagnosis.fingerprint(result)
+    if fp is not None and not result.error:
+        found[mistake.name] = fp
+        diagnosis.remember(exercise, ctx, mistake, seed, fp)
     return _caught_check(name, mistake.en, result, seconds)
 
 
-def _alternative_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
+def _diagnoses_check(known: list[mistakes.Mistake], found: dict) -> Check:
+    """A candidate making a known mistake is told so: each nameable mistake's first failure names
+    it (with the others that fail identically there, which a candidate is told as "one of")."""
+    nameable = [m for m in known if diagnosis.is_nameable(m)]
+    missing = [m.name for m in nameable if m.name not in found
+               or m.name not in diagnosis.match(found[m.name], found, nameable).names]
+    groups = sorted({tuple(diagnosis.match(fp, found, nameable).names) for fp in found.values()})
+    shared = [" = ".join(g) for g in groups if len(g) > 1]
+    detail = (f"{len(nameable) - len(missing)}/{len(nameable)} named by their first failure"
+              + (f"; told as one of: {'; '.join(shared)}" if shared else "; each told apart"))
+    return Check("diagnoses", not missing, detail + (f"; NOT named: {', '.join(missing)}" if missing else ""))
+
+
+def _alternative_checks(exercise: Exercise, ctx: RunContext, seed: int) -> list[Check]:
     """Every kept alternative passes every test; an exercise keeps at least one."""
     paths = alternatives_of(exercise)
     if not paths:
         return [Check("alternatives", False, f"no correct alternative in tests/alternatives/{exercise.id}/")]
     checks = []
     for path in paths:
-        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, own_files=True))
+        result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, own_files=True, seed=seed))
         bad = [t for t in result.tests if t.status != "pass"]
         detail = result.error or ("; ".join(f"{t.name}: {t.status}: {_first_line(t.message)}" for t in bad)
                                   or f"{len(result.tests)} tests pass")
@@ -168,7 +154,7 @@ def _alternative_checks(exercise: Exercise, ctx: RunContext) -> list[Check]:
     return checks
 
 
-def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> list[Check]:
+def _variant_checks(exercise: Exercise, ctx: RunContext, seed: int, shipped: set[str]) -> list[Check]:
     """The reference with its values taken away must fail and score (near) nothing (an exercise
     may ship its own mutant of the same name instead, where values live in side effects)."""
     checks = []
@@ -176,20 +162,13 @@ def _variant_checks(exercise: Exercise, ctx: RunContext, shipped: set[str]) -> l
         for path in variants.write(ctx.reference_path(exercise), Path(folder)):
             if path.stem in shipped:
                 continue
-            result, seconds = _timed(lambda: _value_tests_only(exercise, ctx, path))
+            # Only the value tests: when none of them passes, grader.credit gives the whole suite
+            # 0 points, so this proves the variant's full score is 0 at half the cost.
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, seed=seed,
+                                                            categories=credit.VALUE_CATEGORIES))
             checks.append(_valueless_check(f"variant {path.stem}", result, seconds))
     return checks
 
-
-def _value_tests_only(exercise: Exercise, ctx: RunContext, path: Path) -> ExerciseResult:
-    """Grade only the value tests: when none of them passes, grader.credit gives the whole
-    suite 0 points, so this proves the variant's full score is 0 at half the cost."""
-    saved = ctx.settings.categories
-    ctx.settings.categories = credit.VALUE_CATEGORIES
-    try:
-        return grade_exercise(exercise, ctx, path)
-    finally:
-        ctx.settings.categories = saved
 
 
 def _valueless_check(name: str, result: ExerciseResult, seconds: float) -> Check:
@@ -273,10 +252,6 @@ def _stub_check(result: ExerciseResult, seconds: float) -> Check:
     return Check("stub", ok, detail, seconds)
 
 
-def _mutant_check(mutant: Path, result: ExerciseResult, seconds: float) -> Check:
-    return _caught_check(f"mutant {mutant_name(mutant)}", _docstring(mutant), result, seconds)
-
-
 def _caught_check(name: str, about: str, result: ExerciseResult, seconds: float) -> Check:
     if result.error:
         return Check(name, False, f"the grader could not run it: {result.error}", seconds)
@@ -284,14 +259,6 @@ def _caught_check(name: str, about: str, result: ExerciseResult, seconds: float)
     if not caught:
         return Check(name, False, f"NOT caught: every test passed ({about})", seconds)
     return Check(name, True, f"caught by {caught[0].name} ({about})", seconds)
-
-
-def _docstring(path: Path) -> str:
-    try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    except SyntaxError:
-        doc = ""
-    return _first_line(doc) or mutant_name(path)
 
 
 def _first_line(text: str) -> str:

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
+from grader.limits import DEFAULTS, MAX_CONTAINERS, MAX_DEPTH, MAX_DIM, MAX_HEADER, MiB
+
 MAGIC = b"GRW1"
 _PREFIX = struct.Struct("<4sQQ")  # magic, header length, payload length
-MAX_DEPTH = 64
-# What one frame may hold besides tensor bytes: the header is decoded into Python objects (about
-# 50x its size at worst), so it is kept small; tensors' bytes are bounded by the frame size.
-MAX_HEADER = 4 << 20
-MAX_CONTAINERS = 100_000  # lists, tuples, dicts and tensors in one frame
-MAX_DIM = 1 << 48         # one dimension of a tensor
+# What one frame may hold besides tensor bytes (grader.limits): the header is decoded into Python
+# objects (about 50x its size at worst), so it is kept small; tensors' bytes are bounded by the frame size.
 
 # The only dtypes that cross; anything else is refused rather than guessed.
 DTYPES = {
@@ -64,7 +62,7 @@ def frame_size(prefix: bytes, max_bytes: int) -> int:
 PREFIX_SIZE = _PREFIX.size
 
 
-def decode(data: bytes | bytearray, max_bytes: int = 1 << 30):
+def decode(data: bytes | bytearray, max_bytes: int = DEFAULTS.message_mb * MiB):
     """Decode one frame made by `encode`. Only builds plain containers and fresh torch.Tensors."""
     if len(data) < PREFIX_SIZE:
         raise WireError("truncated message")

@@ -21,9 +21,10 @@ import types
 import torch
 
 from grader import channel, confine, memcap, remote_ops, source as sources, wire
+from grader.limits import DEFAULTS, MiB, THREADS
 
 CTL_FD = 3
-MAX_MESSAGE = 1 << 30
+MAX_MESSAGE = DEFAULTS.message_mb * MiB  # what the grader may send in one request
 MAX_TEXT = 4000
 
 
@@ -42,7 +43,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
         workdir = config["workdir"]
         if isolated:
             hidden = config.get("hidden_paths", [])
-            workdir = confine.isolate(allowed_paths(hidden), hidden, int(config.get("file_bytes") or 64 * 2**20),
+            workdir = confine.isolate(allowed_paths(hidden), hidden, int(config.get("file_bytes") or DEFAULTS.file_mb * MiB),
                                       bool(config.get("loopback")), build_in=workdir,
                                       gpu=str(config.get("device", "cpu")).startswith("cuda"))
             confine.drop_privileges()
@@ -56,7 +57,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
 
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
-    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    torch.set_num_threads(max(1, int(config.get("threads", THREADS))))
     serve(socket.socket(fileno=CTL_FD), Session(config, source))
 
 

@@ -24,6 +24,7 @@ import socket
 import sys
 
 from grader import confine, memcap, tripwires
+from grader.limits import MAX_CONTROL_MESSAGE
 
 _spawned = itertools.count()
 
@@ -109,7 +110,7 @@ def _wait(pid: int) -> int | None:
 def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | None]], own_fds: tuple[int, int]) -> bool:
     """Fork one worker for a spawn request; False when the grader has gone away."""
     try:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+        msg, fds, _, _ = socket.recv_fds(sock, MAX_CONTROL_MESSAGE, 4)
     except ConnectionError:
         return False
     if not msg:

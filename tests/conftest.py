@@ -66,12 +66,18 @@ def test_linear(candidate):
 
 TINY_REFERENCE = "def scale(x):\n    return 2 * x\n"
 TINY_STUB = '"""Stub."""\n\n\ndef scale(x):\n    """Return 2 x."""\n    raise NotImplementedError("scale")\n'
-TINY_MUTANT = '"""Scales by 3 instead of 2."""\n\n\ndef scale(x):\n    return 3 * x\n'
+TINY_MISTAKES = """\
+[times_three]
+en = "Scales by 3 instead of 2."
+zh = "乘以 3 而不是 2。"
+edits = [["2 * x", "3 * x"]]
+"""
+TINY_ALTERNATIVE = '"""Adds x to itself."""\n\n\ndef scale(x):\n    return x + x\n'
 
 
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
-    """A project folder with one quick exercise (90_scale), its reference and one mutant."""
+    """A project folder with one quick exercise (90_scale), its reference, one mutant and one alternative."""
     return make_tiny_project(tmp_path)
 
 
@@ -85,9 +91,11 @@ def make_tiny_project(tmp_path: Path) -> Path:
     (ex / "README.md").write_text("# Scale\n\nImplement `scale(x)` returning 2 x.\n")
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / "90_scale.py").write_text(TINY_REFERENCE)
-    mutants = tmp_path / "tests" / "mutants" / "90_scale"
-    mutants.mkdir(parents=True)
-    (mutants / "times_three.py").write_text(TINY_MUTANT)
+    (tmp_path / "tests" / "mutants").mkdir(parents=True)
+    (tmp_path / "tests" / "mutants" / "90_scale.toml").write_text(TINY_MISTAKES, encoding="utf-8")
+    alternatives = tmp_path / "tests" / "alternatives" / "90_scale"
+    alternatives.mkdir(parents=True)
+    (alternatives / "adds_itself.py").write_text(TINY_ALTERNATIVE)
     return tmp_path
 
 
@@ -111,7 +119,6 @@ def context(shared_context: RunContext):
     """The shared context with default settings restored after each test."""
     yield shared_context
     shared_context.settings = Settings()
-    shared_context._pinned.clear()
 
 
 def run_grade(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -78,6 +78,9 @@ def test_batch_grades_every_candidate_into_a_ranked_leaderboard(graded):
         assert by_kind[kind] == {("fail", "0", full)}, (kind, by_kind[kind])
     (buggy,) = by_kind["buggy"]
     assert buggy[0] == "fail" and float(buggy[1]) < float(full)
+    mistakes = {r["candidate"].split("_", 1)[1]: r["likely_mistakes"] for r in rows}
+    assert mistakes["buggy"] == "90_scale: times_three"  # it multiplies by 3: the project's known mistake
+    assert {mistakes[k] for k in ("correct", "syntax", "empty", "missing", "hostile")} == {""}
     assert [r["candidate"].split("_", 1)[1] for r in rows[:COPIES]] == ["correct"] * COPIES  # ranked by score
     assert [float(r["score"]) for r in rows] == sorted((float(r["score"]) for r in rows), reverse=True)
     correct = next(r for r in rows if r["candidate"] == "c0_correct")

@@ -9,7 +9,7 @@ import pytest
 
 from grader.discovery import discover
 from grader.session import Settings
-from grader.validate import mutants_of, validate_all
+from grader.validate import mistakes_of, validate_all
 from tests.conftest import REPO
 
 CI_SEEDS = (0, 1)
@@ -52,8 +52,8 @@ def test_exercise_validates(validations, exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.id for e in EXERCISES])
 def test_exercise_has_at_least_three_mutants(exercise):
-    assert len(mutants_of(exercise)) >= 3
+    assert len(mistakes_of(exercise)) >= 3
 
 
 def test_self_attention_has_at_least_six_mutants():
-    assert len(mutants_of(next(e for e in EXERCISES if e.id == "17_self_attention"))) >= 6
+    assert len(mistakes_of(next(e for e in EXERCISES if e.id == "17_self_attention"))) >= 6

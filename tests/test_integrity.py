@@ -1,7 +1,7 @@
 """Verdict integrity end to end: no points without an honest solution.
 
-The attack files themselves are mutants (tests/mutants/<id>/indirect_*.append.py, one sentence
-each on what they try); `grade validate` (tests/test_exercises.py) proves that each fails and
+The attacks themselves are known mistakes (`indirect_*` appendices in tests/mutants/<id>.toml, one
+sentence each on what they try); `grade validate` (tests/test_exercises.py) proves that each fails and
 scores at most 10%. Here: the run-time walls hold on their own (gate off), a correct solution
 that shares words with a forbidden API passes, and values that prove nothing earn nothing.
 """
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import credit, harness_tests
+from grader import credit, harness_tests, mistakes
 from grader.compare import Mismatch, assert_close
 from grader.discovery import load_exercise
 from grader.gradcheck import check_directional_derivatives
 from grader.runner import grade_exercise
 from grader.session import Settings
-from grader.validate import materialize, mutants_of, mutant_name
+from grader.validate import mistakes_of
 from tests.conftest import REPO
 
 LINEAR = load_exercise(REPO / "exercises" / "35_linear_layer")
@@ -27,8 +27,8 @@ ATTENTION = load_exercise(REPO / "exercises" / "17_self_attention")
 
 
 def attack(exercise, name: str, folder: Path) -> Path:
-    mutant = next(m for m in mutants_of(exercise) if mutant_name(m) == name)
-    return materialize(mutant, REPO / "solutions" / f"{exercise.id}.py", folder)
+    mistake = next(m for m in mistakes_of(exercise) if m.name == name)
+    return mistakes.write(mistake, REPO / "solutions" / f"{exercise.id}.py", folder)
 
 
 # -- the second and third walls, with the static gate off ------------------------------------

@@ -307,6 +307,13 @@ def test_assert_follows_global_seed():
         kit.assert_follows_global_seed(candidate, private, 3, ["weight"], "Linear(6, 4)")
 
 
+def test_remote_generator_gives_the_stream_of_generator():
+    candidate = SimpleNamespace(lib=SimpleNamespace(make=remote_ops.make))
+    gen = kit.remote_generator(candidate, 7)
+    assert isinstance(gen, torch.Generator)
+    assert torch.equal(torch.rand(5, generator=gen), torch.rand(5, generator=kit.generator(7)))
+
+
 def test_statistics():
     g = kit.generator(0)
     right = torch.rand(4096, generator=g) * 2 - 1  # U(-1, 1)
@@ -330,3 +337,36 @@ def test_assert_appending_changes_nothing():
     with pytest.raises(kit.Mismatch, match="output 0 on the original positions after appending 2 padding tokens"):
         kit.assert_appending_changes_nothing(lambda x, kpm: (x.mean(1, keepdim=True).expand_as(x), kpm), {"x": x, "kpm": kpm},
                                              {"x": None, "kpm": True}, 2, g, what="padding tokens")
+
+
+def test_unpack_checks_the_tuple_and_each_output():
+    pooled, weights = torch.zeros(2, 3, dtype=f64), torch.full((2, 4), 0.25, dtype=f64)
+    shapes = {"pooled": (2, 3), "weights": (2, 4)}
+    got = kit.unpack((pooled, weights), shapes, f64, "forward", finite=True)
+    assert got[0] is pooled and got[1] is weights
+    with pytest.raises(kit.Mismatch, match=r"forward must return a tuple \(pooled, weights\), got a Tensor"):
+        kit.unpack(pooled, shapes, what="forward")
+    with pytest.raises(kit.Mismatch, match=r"got a tuple of length 3"):
+        kit.unpack((pooled, weights, weights), shapes)
+    with pytest.raises(kit.Mismatch, match="weights"):
+        kit.unpack((pooled, weights[:, :3]), shapes)
+    with pytest.raises(kit.Mismatch, match="pooled"):
+        kit.unpack((pooled.float(), weights), shapes, f64)
+    with pytest.raises(kit.Mismatch, match="weights"):
+        kit.unpack((pooled, weights / 0), shapes, finite=True)
+
+
+def test_assert_attention_weights():
+    allowed = torch.tensor([[True, True, False], [False, False, False]])  # row 1 has no allowed key: unchecked
+    nan = float("nan")
+    kit.assert_attention_weights(torch.tensor([[0.25, 0.75, 0.0], [nan] * 3], dtype=f64), allowed, "weights")
+    for row, why in (([0.2, 0.7, 0.1], "at masked positions"), ([0.2, 0.7, 0.0], "summed over the last dim"),
+                     ([1.25, -0.25, 0.0], "negative values")):
+        bad = torch.tensor([row, [nan] * 3], dtype=f64)
+        with pytest.raises(kit.Mismatch, match=f"weights.*{why}"):
+            kit.assert_attention_weights(bad, allowed, "weights")
+        kit.assert_attention_weights(bad, allowed, "weights", where=torch.tensor([[False], [True]]))  # row 0 not selected
+    per_head = torch.tensor([[[0.5, 0.5, 0.0]], [[1.0, 0.0, 0.0]]], dtype=f64)  # (B=2, H=1, S=3): broadcast mask
+    kit.assert_attention_weights(per_head, torch.tensor([[True, True, False], [True, False, False]])[:, None, :])
+    with pytest.raises(kit.Mismatch, match=r"weights: shape \(2, 2\), but the mask needs \(2, 3\)"):
+        kit.assert_attention_weights(torch.full((2, 2), 0.5, dtype=f64), allowed, "weights")

@@ -35,10 +35,10 @@ def test_schema_created_from_version_0_in_wal_mode(tmp_path):
     db = tmp_path / "p.db"
     sqlite3.connect(db).close()  # an empty database: user_version 0
     conn = progress.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == progress.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == progress.SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"attempts", "attempt_categories", "hints", "timers"} <= tables
+    assert {"attempts", "attempt_categories", "hints", "timers", "interviews"} <= tables
     conn.close()
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from grader.proxy import Candidate, CandidateError, MissingName, RemoteObject
-from grader.sandbox import Limits, WorkerConfig
+from grader.limits import Limits
+from grader.sandbox import WorkerConfig
 from tests.conftest import write_candidate
 
 SOURCE = """

@@ -1,9 +1,13 @@
 """grader.runner: an exercise's tests run here, the candidate there; results say who failed and why."""
+import json
+import shlex
+import subprocess
+
 from grader import credit
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import Settings
-from tests.conftest import write_candidate
+from tests.conftest import GRADE, write_candidate
 
 
 def grade(ctx, project, source):
@@ -77,3 +81,16 @@ def test_broken_test_file_is_a_grader_error(context, tiny_project):
     (tiny_project / "exercises" / "90_scale" / "test_scale.py").write_text("import nonexistent_module\n")
     r = grade(context, tiny_project, "def scale(x):\n    return 2 * x\n")
     assert r.status == "error" and "nonexistent_module" in r.error
+
+
+def test_the_reproduce_command_reruns_exactly_the_failed_case(context, tiny_project):
+    (tiny_project / "exercises" / "90_scale" / "test_cases.py").write_text(
+        'import pytest\nimport torch\n\n\n@pytest.mark.category("property")\n'
+        '@pytest.mark.parametrize("n", ["one", "two+three", "with space"])\n'
+        'def test_case(candidate, n):\n    assert float(candidate.scale(torch.ones(1)).sum()) == 2.0, n\n')
+    tests = by_name(grade(context, tiny_project, "def scale(x):\n    return 3 * x\n"))
+    assert shlex.split(tests["test_case[two+three]"].reproduce)[-2:] == ["-k", "test_case[two+three]"]
+    assert shlex.split(tests["test_case[with space]"].reproduce)[-2:] == ["-k", "test_case"]  # no -k name holds a space
+    argv = shlex.split(tests["test_case[two+three]"].reproduce)[1:]
+    rerun = subprocess.run([*GRADE, *argv, "--json", "-"], cwd=tiny_project, capture_output=True, text=True, timeout=300)
+    assert [t["name"] for t in json.loads(rerun.stdout)["exercises"][0]["tests"]] == ["test_case[two+three]"]

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from grader import channel
-from grader.sandbox import Limits, WorkerConfig, describe_status
+from grader.limits import Limits
+from grader.sandbox import WorkerConfig, describe_status
 from tests.conftest import write_candidate
 
 

@@ -3,7 +3,7 @@ import shutil
 
 from grader.discovery import load_exercise
 from grader.validate import validate_exercise
-from tests.conftest import run_grade, write_candidate
+from tests.conftest import run_grade
 
 
 def checks(v):
@@ -17,10 +17,23 @@ def test_tiny_exercise_validates(context, tiny_project):
     assert "reference (seed 1)" in c and "caught by" in c["mutant times_three"].detail
 
 
+def _add_mistakes(project, text: str) -> None:
+    path = project / "tests" / "mutants" / "90_scale.toml"
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
 def test_uncaught_mutant_fails_validation(context, tiny_project):
-    write_candidate(tiny_project / "tests" / "mutants" / "90_scale", '"""Correct after all."""\ndef scale(x):\n    return x * 2\n', "sneaky.py")
+    _add_mistakes(tiny_project, '[sneaky]\nen = "Correct after all."\nzh = "其实是对的。"\nedits = [["2 * x", "x * 2"]]\n')
     c = checks(validate_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context))
     assert not c["mutant sneaky"].ok and "NOT caught" in c["mutant sneaky"].detail
+
+
+def test_a_mistake_that_no_longer_applies_or_lacks_chinese_fails_validation(context, tiny_project):
+    _add_mistakes(tiny_project, '[stale]\nen = "Halves."\nzh = "除以二。"\nedits = [["x / 2", "x / 4"]]\n'
+                                '[english_only]\nen = "Cubes."\nzh = "cubes"\nedits = [["2 * x", "x ** 3"]]\n')
+    c = checks(validate_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context))
+    assert not c["mutant stale"].ok and "no longer applies" in c["mutant stale"].detail
+    assert not c["mutants"].ok and "english_only: no Chinese sentence" in c["mutants"].detail
 
 
 def test_missing_category_and_passing_stub_fail_validation(context, tiny_project):
@@ -41,7 +54,8 @@ def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_projec
         toml = exercises / new_id / "exercise.toml"
         toml.write_text(toml.read_text(encoding="utf-8").replace("90_scale", new_id), encoding="utf-8")
         shutil.copy(tiny_project / "solutions" / "90_scale.py", tiny_project / "solutions" / f"{new_id}.py")
-        shutil.copytree(tiny_project / "tests" / "mutants" / "90_scale", tiny_project / "tests" / "mutants" / new_id)
+        shutil.copy(tiny_project / "tests" / "mutants" / "90_scale.toml", tiny_project / "tests" / "mutants" / f"{new_id}.toml")
+        shutil.copytree(tiny_project / "tests" / "alternatives" / "90_scale", tiny_project / "tests" / "alternatives" / new_id)
     (tiny_project / "solutions" / "91_scale.py").write_text("def scale(x):\n    return x + x + 0.5\n")
     done = run_grade("validate", exercises, "-j", "2", cwd=tiny_project)
     assert done.returncode == 1, done.stdout + done.stderr

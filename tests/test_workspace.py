@@ -174,3 +174,33 @@ def test_streak_counts_consecutive_days_ending_today_or_yesterday(tmp_path):
     assert mastery.streak(conn, "2026-11-29") == 2  # nothing yet today: the streak still stands
     assert mastery.streak(conn, "2026-11-30") == 0
     conn.close()
+
+
+def _history(tmp_path, attempts: list[tuple[str, str, str]]):
+    conn = progress.connect(tmp_path / "p.db")
+    for n, (exercise, day, status) in enumerate(attempts):
+        progress.record(conn, [progress.Attempt(exercise, day, f"{day}T10:00:{n:02d}+00:00", 1,
+                                                1 if status == "pass" else 0, 1, status, 0, "h")])
+    return conn
+
+
+def test_reviews_fall_due_at_growing_intervals_and_at_once_after_a_failure(tmp_path):
+    conn = _history(tmp_path, [("a", "2026-11-01", "pass"),                                   # 1 day in a row
+                               ("b", "2026-11-01", "pass"), ("b", "2026-11-02", "pass"),      # 2 days
+                               ("b", "2026-11-02", "pass"),                                   # same day: still 2
+                               ("c", "2026-11-01", "pass"), ("c", "2026-11-05", "fail"),      # relapsed
+                               ("d", "2026-11-01", "fail")])                                  # never passed
+    assert mastery.due_dates(conn) == {"a": "2026-11-02", "b": "2026-11-05", "c": "2026-11-05"}
+    conn.close()
+
+
+def test_a_due_review_comes_before_new_work_and_harder_work_waits_for_the_ramp():
+    catalog = [_exercise("e1", "easy", ("x",)), _exercise("e2", "easy", ("x",)), _exercise("h1", "hard", ("y",)),
+               _exercise("m1", "medium", ("x",))]
+    best = {"e1": 1.0, "e2": 0.0, "h1": 0.0, "m1": 0.0}
+    tags = mastery.tag_mastery(catalog, best, {})  # y (hard only) is the weakest tag...
+    assert mastery.ramp(catalog, best) == 1  # ...but hard is closed: 1 of 3 easy+medium passed
+    assert mastery.next_exercise(catalog, best, tags, {}, {"e1": "2026-11-30"}, "2026-11-29") == "e2"
+    assert mastery.next_exercise(catalog, best, tags, {}, {"e1": "2026-11-29"}, "2026-11-29") == "e1"  # due today
+    best.update(e2=1.0)  # 2 of 3 passed: hard opens, and its tag is the weakest
+    assert mastery.next_exercise(catalog, best, mastery.tag_mastery(catalog, best, {}), {}, {}, "2026-11-29") == "h1"

@@ -3,6 +3,8 @@
 They call the loss function they are given (the candidate's `cross_entropy` in the worker,
 F.cross_entropy or the reference here) and return only tensors and numbers.
 """
+import math
+
 import torch
 
 
@@ -17,6 +19,20 @@ def per_position_data(n: int, length: int, centers: torch.Tensor, class_probs: t
     labels = torch.multinomial(class_probs, n * length, replacement=True, generator=g).view(n, length)
     x = centers[labels] + spread * torch.randn(n, length, D, generator=g, dtype=torch.float64)
     return x, labels
+
+
+def tagger_task(seed: int):
+    """The data of one convergence run: x (96, 5, 2) and targets (96, 5) of 3 imbalanced classes with 20% of the
+    positions unlabeled (-100), held-out x_test (256, 5, 2) and y_test, and the settings of `fit_tagger` (class
+    weights against the imbalance, label smoothing)."""
+    g = torch.Generator().manual_seed(seed)
+    shares = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
+    angle = 2 * math.pi * (torch.arange(3, dtype=torch.float64) / 3 + torch.rand((), generator=g, dtype=torch.float64))
+    centers = 2.5 * torch.stack([angle.cos(), angle.sin()], dim=1)  # (C, 2): evenly spread, randomly turned
+    x, labels = per_position_data(96, 5, centers, shares, 0.6, seed)
+    x_test, y_test = per_position_data(256, 5, centers, shares, 0.6, seed + 1)
+    targets = labels.masked_fill(torch.rand(labels.shape, generator=g) < 0.2, -100)  # unlabeled positions
+    return x, targets, x_test, y_test, dict(steps=60, lr=1.0, weight=1.0 / shares, label_smoothing=0.1)
 
 
 def fit_tagger(loss_fn, x: torch.Tensor, targets: torch.Tensor, num_classes: int, *, steps: int, lr: float,

@@ -1,319 +1,194 @@
-"""Suite for 57_attention_decoder: a Luong attention decoder step (GRU state) and its teacher-forced
-unroll, against the reference and a plain-loop oracle in float64, plus gradients, an alignment toy
-and the properties of masked attention.
-
-`candidate` is the submission in a sandboxed worker; `reference` runs here. Mask convention:
-src_mask True = a VALID source position (the opposite of nn.MultiheadAttention's key_padding_mask).
-"""
-import math
-
+"""Suite for 57_attention_decoder: a Luong attention decoder step (GRU) and its teacher-forced unroll vs the
+reference and a loop oracle; gradients, an alignment toy, masked attention. src_mask True = a VALID position."""
 import pytest
 import torch
-from hypothesis import given
 from hypothesis import strategies as st
 
-from grader import training
-from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_unchanged
-from grader.gradcheck import check_directional_derivatives
-from grader.testing import exercise_support, generator, seeded, fit_and_check
+from grader import kit
+from grader.kit import assert_close, assert_shape, f64, given_cases
 
-support = exercise_support(__file__)
-f64 = torch.float64
+support = kit.exercise_support(__file__)
 SCORES = ["dot", "general"]
 
-sizes = dict(
-    B=st.integers(1, 3), S=st.integers(1, 5), V=st.integers(2, 7), E=st.integers(1, 4), H=st.integers(1, 5),
-    data_seed=st.integers(0, 2**32 - 1),
-)
+
+class Dec(kit.Case):
+    """AttentionDecoder(V, E, H, score, bos_id) unrolled T steps over S source positions (src_mask: random holes,
+    position 0 always valid), batch B."""
+
+    B: int
+    S: int
+    V: int
+    E: int
+    H: int
+    T: int
+    score: str
+    bos_id: int
+    data_seed: int
+
+    def inputs(self, g, dtype=f64):
+        targets = torch.randint(self.V, (self.B, self.T), generator=g)
+        h, enc = (torch.randn(self.B, *shape, generator=g, dtype=dtype) for shape in ((self.H,), (self.S, self.H)))
+        mask = (torch.rand(self.B, self.S, generator=g) < 0.7) | (torch.arange(self.S) == 0)  # (B, S)
+        return targets, h, enc, mask
+
+    def make(self, lib):
+        return lib.AttentionDecoder(self.V, self.E, self.H, score=self.score, bos_id=self.bos_id)
+
+    def build(self, candidate, reference):
+        """cand and ref with the same weights sd (W_a doubled: peaked attention), sd, the inputs, the generator."""
+        twins = kit.twins(self.make, candidate, reference, g := self.generator(), scales={"attention.W_a.weight": 2.0})
+        return *twins, *self.inputs(g), g
 
 
-# -- helpers ---------------------------------------------------------------------------------
-def random_state_dict(V, E, H, score, g, dtype=f64) -> dict:
-    """Weights ~ N(0, 1/fan_in) so that scores and gates neither vanish nor saturate."""
-    def w(*shape):
-        return torch.randn(*shape, generator=g, dtype=dtype) / math.sqrt(shape[-1])
-    sd = {
-        "embedding.weight": torch.randn(V, E, generator=g, dtype=dtype),
-        "cell.weight_ih": w(3 * H, E), "cell.weight_hh": w(3 * H, H),
-        "cell.bias_ih": 0.5 * torch.randn(3 * H, generator=g, dtype=dtype),
-        "cell.bias_hh": 0.5 * torch.randn(3 * H, generator=g, dtype=dtype),
-        "W_c.weight": w(H, 2 * H), "out.weight": w(V, H),
-        "out.bias": 0.5 * torch.randn(V, generator=g, dtype=dtype),
-    }
-    if score == "general":
-        sd["attention.W_a.weight"] = 2 * w(H, H)
-    return sd
-
-
-def expected_keys(V, E, H, score) -> dict:
-    keys = {"embedding.weight": (V, E), "cell.weight_ih": (3 * H, E), "cell.weight_hh": (3 * H, H),
-            "cell.bias_ih": (3 * H,), "cell.bias_hh": (3 * H,), "W_c.weight": (H, 2 * H),
-            "out.weight": (V, H), "out.bias": (V,)}
-    if score == "general":
-        keys["attention.W_a.weight"] = (H, H)
-    return keys
-
-
-def build(candidate, reference, V, E, H, score, g, bos_id=0):
-    sd = random_state_dict(V, E, H, score, g)
-    cand = candidate.AttentionDecoder(V, E, H, score=score, bos_id=bos_id).to(f64)
-    cand.load_state_dict(sd)
-    ref = reference.AttentionDecoder(V, E, H, score=score, bos_id=bos_id).to(f64)
-    ref.load_state_dict(sd)
-    return cand, ref, sd
-
-
-def random_inputs(B, S, V, H, g, T=None):
-    """prev tokens (B,) or targets (B, T), h (B, H), encoder outputs (B, S, H), src_mask (B, S)
-    with random holes (True = valid); position 0 is always valid (every row has a source)."""
-    tokens = torch.randint(V, (B,) if T is None else (B, T), generator=g)
-    h = torch.randn(B, H, generator=g, dtype=f64)
-    enc = torch.randn(B, S, H, generator=g, dtype=f64)
-    mask = torch.rand(B, S, generator=g) < 0.7
-    mask[:, 0] = True
-    return tokens, h, enc, mask
+def decoders(score=st.sampled_from(SCORES), T=st.integers(1, 4), bos_id=st.just(0)):
+    return st.builds(Dec, B=st.integers(1, 3), S=st.integers(1, 5), V=st.integers(2, 7), E=st.integers(1, 4),
+                     H=st.integers(1, 5), T=T, score=score, bos_id=bos_id, data_seed=kit.data_seeds)
 
 
 def loop_oracle(sd, score, prev_token, h, enc, mask):
     """One decoder step written with Python loops from the equations (GRU, Luong attention)."""
     B, S, H = enc.shape
-    x = sd["embedding.weight"][prev_token]  # (B, E)
-    gi = x @ sd["cell.weight_ih"].T + sd["cell.bias_ih"]
+    gi = sd["embedding.weight"][prev_token] @ sd["cell.weight_ih"].T + sd["cell.bias_ih"]  # (B, 3H)
     gh = h @ sd["cell.weight_hh"].T + sd["cell.bias_hh"]
-    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
-    z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
-    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-    h_new = (1 - z) * n + z * h
+    (r, z), n = torch.sigmoid(gi[:, :2 * H] + gh[:, :2 * H]).chunk(2, 1), gi[:, 2 * H:]  # reset, update gates
+    h_new = (1 - z) * torch.tanh(n + r * gh[:, 2 * H:]) + z * h
     logits, weights = [], torch.zeros(B, S, dtype=f64)
     for b in range(B):
         valid = [s for s in range(S) if mask[b, s]]
-        scores = {}
-        for s in valid:
-            key = enc[b, s] if score == "dot" else sd["attention.W_a.weight"] @ enc[b, s]
-            scores[s] = float(h_new[b] @ key)
-        top = max(scores.values())
-        total = sum(math.exp(v - top) for v in scores.values())
-        context = torch.zeros(H, dtype=f64)
-        for s in valid:
-            weights[b, s] = math.exp(scores[s] - top) / total
-            context = context + weights[b, s] * enc[b, s]
-        h_tilde = torch.tanh(sd["W_c.weight"] @ torch.cat([context, h_new[b]]))
+        scores = torch.stack([h_new[b] @ (enc[b, s] if score == "dot" else sd["attention.W_a.weight"] @ enc[b, s])
+                              for s in valid])
+        weights[b, valid] = torch.softmax(scores, dim=0)
+        h_tilde = torch.tanh(sd["W_c.weight"] @ torch.cat([weights[b] @ enc[b], h_new[b]]))  # [context; h]
         logits.append(sd["out.weight"] @ h_tilde + sd["out.bias"])
     return torch.stack(logits), h_new, weights
 
 
 def column(targets, t):
-    """targets[:, t] as a fresh tensor with stride 1 (a size-1 slice keeps its old stride, which the
-    transport to the worker does not accept)."""
+    """targets[:, t] with stride 1 (a size-1 slice keeps its old stride, which the transport refuses)."""
     return targets[:, t].clone(memory_format=torch.contiguous_format)
 
 
-def unpack_step(result, B, S, V, H):
-    if not isinstance(result, tuple) or len(result) != 3:
-        raise Mismatch(f"step must return a tuple (logits, new_state, attn_weights), got {type(result).__name__}"
-                       + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
-    logits, h, w = result
-    return (assert_shape(logits, (B, V), "logits"), assert_shape(h, (B, H), "new_state h"),
-            assert_shape(w, (B, S), "attn_weights"))
+def step(module, case: Dec, prev, h, enc, mask, finite=False):
+    """module.step(...), checked to return (logits (B, V), new state h (B, H), attn_weights (B, S)) of h's dtype."""
+    shapes = {"logits": (case.B, case.V), "new_state h": (case.B, case.H), "attn_weights": mask.shape}
+    return kit.unpack(module.step(prev, h, enc, mask), shapes, h.dtype, "step", finite=finite)
 
 
 # -- shape -----------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given(**sizes, T=st.integers(1, 4), score=st.sampled_from(SCORES))
-def test_output_shapes_and_dtype(candidate, B, S, V, E, H, T, data_seed, score):
-    g = generator(data_seed)
-    m = candidate.AttentionDecoder(V, E, H, score=score)
-    prev, h, enc, mask = random_inputs(B, S, V, H, g)
-    h, enc = h.float(), enc.float()
-    logits, h_new, w = unpack_step(m.step(prev, h, enc, mask), B, S, V, H)
-    for name, t in (("logits", logits), ("new_state h", h_new), ("attn_weights", w)):
-        assert_shape(t, t.shape, name, dtype=torch.float32)
-        assert_finite(t, name)
-    targets = torch.randint(V, (B, T), generator=g)
-    assert_shape(m(targets, h, enc, mask), (B, T, V), "forward logits", dtype=torch.float32)
+@given_cases(decoders())
+def test_output_shapes_and_dtype(candidate, case):
+    m = case.make(candidate)
+    targets, h, enc, mask = case.inputs(case.generator(), dtype=torch.float32)
+    step(m, case, column(targets, 0), h, enc, mask, finite=True)
+    assert_shape(m(targets, h, enc, mask), (case.B, case.T, case.V), "forward logits", dtype=torch.float32)
 
 
 @pytest.mark.category("shape")
-def test_parameters_follow_the_interface(candidate):
-    V, E, H = 7, 3, 5
+def test_parameters_follow_the_interface(candidate, reference):
     for score in SCORES:
-        m = candidate.AttentionDecoder(V, E, H, score=score)
-        got = {k: tuple(v.shape) for k, v in m.state_dict().items()}
-        expected = expected_keys(V, E, H, score)
-        assert got == expected, (f"state_dict (name: shape) should be exactly {expected} for vocab_size={V}, "
-                                 f"embed_dim={E}, hidden={H}, score={score!r}; got {got}")
+        make = Dec(1, 1, 7, 3, 5, 1, score, 0, 0).make
+        kit.assert_state_shapes(make(candidate), make(reference), f"AttentionDecoder(7, 3, 5, score={score!r})")
 
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("score", SCORES)
-@given(**sizes)
-def test_step_matches_loop_oracle_and_reference(candidate, reference, score, B, S, V, E, H, data_seed):
-    g = generator(data_seed)
-    cand, ref, sd = build(candidate, reference, V, E, H, score, g)
-    prev, h, enc, mask = random_inputs(B, S, V, H, g)
-    logits, h_new, w = unpack_step(cand.step(prev, h, enc, mask), B, S, V, H)
+@given_cases(decoders(), replace=("score",))
+def test_step_matches_loop_oracle_and_reference(candidate, reference, score, case):
+    cand, ref, sd, targets, h, enc, mask, _ = case.build(candidate, reference)
+    prev = column(targets, 0)
+    logits, h_new, w = step(cand, case, prev, h, enc, mask)
     exp_logits, exp_h, exp_w = loop_oracle(sd, score, prev, h, enc, mask)
     assert_close(h_new, exp_h, "new_state h vs GRU equations")
     assert_close(w, exp_w, "attn_weights vs loop oracle")
     assert_close(logits, exp_logits, "logits vs loop oracle")
-    with torch.no_grad():
-        ref_logits, _, _ = ref.step(prev, h, enc, mask)
-    assert_close(logits, ref_logits, "logits vs reference")
+    assert_close(logits, ref.step(prev, h, enc, mask)[0].detach(), "logits vs reference")
 
 
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("score", SCORES)
-@given(**sizes, T=st.integers(1, 4), bos_id=st.integers(0, 1))
-def test_forward_matches_reference(candidate, reference, score, B, S, V, E, H, T, data_seed, bos_id):
-    g = generator(data_seed)
-    cand, ref, _ = build(candidate, reference, V, E, H, score, g, bos_id=bos_id)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    with torch.no_grad():
-        expected = ref(targets, h, enc, mask)
-    assert_close(assert_shape(cand(targets, h, enc, mask), (B, T, V), "forward logits"), expected,
-                 f"teacher-forced logits (bos_id={bos_id}) vs reference")
+@given_cases(decoders(bos_id=st.integers(0, 1)), replace=("score",))
+def test_forward_matches_reference(candidate, reference, score, case):
+    cand, ref, _, *inputs, _ = case.build(candidate, reference)
+    assert_close(assert_shape(cand(*inputs), (case.B, case.T, case.V), "forward logits"), ref(*inputs).detach(),
+                 f"teacher-forced logits (bos_id={case.bos_id}) vs reference")
 
 
 @pytest.mark.category("equivalence")
-@given(**sizes, T=st.integers(1, 4), score=st.sampled_from(SCORES))
-def test_forward_equals_running_step(candidate, reference, B, S, V, E, H, T, data_seed, score):
+@given_cases(decoders(bos_id=st.just(1)))
+def test_forward_equals_running_step(candidate, reference, case):
     """Your teacher-forced forward must equal your own step run T times: BOS first, then targets[:, t-1]."""
-    g = generator(data_seed)
-    bos_id = V - 1
-    cand, _, _ = build(candidate, reference, V, E, H, score, g, bos_id=bos_id)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    got = assert_shape(cand(targets, h, enc, mask), (B, T, V), "forward logits")
-    state, prev = h, torch.full((B,), bos_id)
-    for t in range(T):
-        logits, state, _ = unpack_step(cand.step(prev, state, enc, mask), B, S, V, H)
-        assert_close(got[:, t], logits, f"forward logits at t={t} vs step fed BOS={bos_id} then targets[:, :{t}]")
+    cand, _, _, targets, h, enc, mask, _ = case.build(candidate, reference)
+    got = assert_shape(cand(targets, h, enc, mask), (case.B, case.T, case.V), "forward logits")
+    state, prev = h, torch.full((case.B,), case.bos_id)
+    for t in range(case.T):
+        logits, state, _ = step(cand, case, prev, state, enc, mask)
+        assert_close(got[:, t], logits, f"forward logits at t={t} vs step fed BOS={case.bos_id} then targets[:, :{t}]")
         prev = column(targets, t)
 
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
 @pytest.mark.parametrize("score", SCORES)
-@given(**sizes, T=st.integers(1, 3))
-def test_gradients_match_reference(candidate, reference, score, B, S, V, E, H, T, data_seed):
-    g = generator(data_seed)
-    cand, ref, _ = build(candidate, reference, V, E, H, score, g)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    grad_out = torch.randn(B, T, V, generator=g, dtype=f64)
-    got = candidate.lib.grads(cand, [targets, h, enc, mask], {}, grad_out)
-    h_ref, enc_ref = h.clone().requires_grad_(), enc.clone().requires_grad_()
-    ref.zero_grad(set_to_none=True)
-    ref(targets, h_ref, enc_ref, mask).backward(grad_out)
-    assert_close(got["input_grads"][1], h_ref.grad, "gradient w.r.t. the initial state h")
-    assert_close(got["input_grads"][2], enc_ref.grad, "gradient w.r.t. encoder_outputs")
-    for name, p in ref.named_parameters():
-        if got["param_grads"].get(name) is None:
-            raise Mismatch(f"gradient w.r.t. {name}: no gradient reached this parameter")
-        assert_close(got["param_grads"][name], p.grad, f"gradient w.r.t. {name}")
+@given_cases(decoders(T=st.integers(1, 3)), replace=("score",))
+def test_gradients_match_reference(candidate, reference, score, case):
+    cand, ref, _, targets, h, enc, mask, g = case.build(candidate, reference)
+    kit.check_gradients(candidate, cand, ref, {"targets": targets, "the initial state h": h, "encoder_outputs": enc,
+                                               "src_mask": mask}, g=g)
 
 
 @pytest.mark.category("gradient")
 @pytest.mark.parametrize("score", SCORES)
 def test_gradients_match_finite_differences(candidate, reference, seed, score):
-    B, S, V, E, H, T = 2, 4, 5, 3, 4, 3
-    g = generator(seed)
-    sd = random_state_dict(V, E, H, score, g)
-    cand = candidate.AttentionDecoder(V, E, H, score=score).to(f64)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    grad_out = torch.randn(B, T, V, generator=g, dtype=f64)
-    cand.load_state_dict(sd)
-    got = candidate.lib.grads(cand, [targets, h, enc, mask], {}, grad_out)
-    analytic = {"h": got["input_grads"][1], "enc": got["input_grads"][2], **got["param_grads"]}
-    missing = [k for k in ["h", "enc", *sd] if analytic.get(k) is None]
-    if missing:
-        raise Mismatch(f"no gradient reached {missing} (detached, computed under no_grad, or not used?)")
-
-    def forward(point):
-        cand.load_state_dict({k: point[k] for k in sd})
-        return cand(targets, point["h"], point["enc"], mask)
-
-    check_directional_derivatives(forward, {"h": h, "enc": enc, **sd}, analytic, grad_out, g)
+    cand, _, sd, targets, h, enc, mask, g = Dec(2, 4, 5, 3, 4, 3, score, 0, seed).build(candidate, reference)
+    kit.check_finite_differences(candidate, cand, {"targets": targets, "h": h, "encoder_outputs": enc,
+                                                   "src_mask": mask}, g=g, state_dict=sd)
 
 
 # -- convergence -----------------------------------------------------------------------------
 VOCAB, EMBED, HIDDEN, REAL, PADDING = 8, 16, 32, 6, 3
-TRAIN = dict(steps=60, lr=3e-2, batch_size=32)
+COPIER, TASK = (VOCAB, HIDDEN, REAL, PADDING), (REAL, PADDING, VOCAB)
 
 
 @pytest.mark.category("convergence")
 def test_learns_to_copy_the_source(candidate, reference, seed, artifacts):
     """Step t must output source token t: the previous target token says nothing about it, so the
     decoder has to find position t among the encoder outputs (chance is 1/7)."""
-    for run in range(2):
-        s = seed * 1000 + run
-        g = generator(s)
-        x_train, y_train = support.copy_task(512, REAL, PADDING, VOCAB, g)
-        x_test, y_test = support.copy_task(256, REAL, PADDING, VOCAB, g)
-        with seeded(s):
-            ref_model = support.build_copier(reference.AttentionDecoder(VOCAB, EMBED, HIDDEN, score="general"),
-                                             VOCAB, HIDDEN, REAL, PADDING)
-        init = {k: v.clone() for k, v in ref_model.state_dict().items()}
-        ref_losses = training.fit(ref_model, x_train, y_train, seed=s, **TRAIN)["losses"]
+    def models(s, run):
+        decoder = candidate.AttentionDecoder(VOCAB, EMBED, HIDDEN, score="general")
+        return kit.same_init(candidate.lib.support("build_copier", decoder, *COPIER), lambda: support.build_copier(
+            reference.AttentionDecoder(VOCAB, EMBED, HIDDEN, score="general"), *COPIER), s)
 
-        model = candidate.lib.support("build_copier",
-                                      candidate.AttentionDecoder(VOCAB, EMBED, HIDDEN, score="general"),
-                                      VOCAB, HIDDEN, REAL, PADDING)
-        model.load_state_dict(init)
-        losses = fit_and_check(candidate, model, x_train, y_train, seed=s, **TRAIN)
-        logits = assert_shape(model(x_test), (256, REAL, VOCAB), "logits")
-        accuracy = float((logits.argmax(-1) == y_test).double().mean())
-        with torch.no_grad():
-            ref_accuracy = float((ref_model(x_test).argmax(-1) == y_test).double().mean())
-        if run == 0:
-            artifacts["loss_curve"] = {"candidate": losses, "reference": ref_losses}
-        assert accuracy >= 0.9, (
-            f"after {TRAIN['steps']} Adam steps (data seed {s}) your decoder reaches {accuracy:.1%} held-out "
-            f"accuracy on the copy task; the reference, from the same initial weights, reaches "
-            f"{ref_accuracy:.1%}; at least 90% is required")
+    kit.check_convergence(
+        candidate, artifacts, seed, models=models, runs=2, threshold=0.9, train=dict(steps=60, lr=3e-2, batch_size=32),
+        task=lambda g: (*support.copy_task(512, *TASK, g), *support.copy_task(256, *TASK, g)),
+        subject="your decoder", goal="on the copy task")
 
 
 # -- properties ------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@given(**sizes, score=st.sampled_from(SCORES))
-def test_masked_weights_are_zero_and_rows_sum_to_one(candidate, reference, B, S, V, E, H, data_seed, score):
-    g = generator(data_seed)
-    cand, _, _ = build(candidate, reference, V, E, H, score, g)
-    prev, h, enc, mask = random_inputs(B, S, V, H, g)
-    _, _, w = unpack_step(cand.step(prev, h, enc, mask), B, S, V, H)
-    assert_equal(torch.where(mask, 0.0, w), torch.zeros(B, S, dtype=w.dtype),
-                 "attn_weights at masked source positions (src_mask False)")
-    assert_close(w.sum(-1), torch.ones(B, dtype=w.dtype), "attn_weights summed over source positions")
-    if not bool((w >= 0).all()):
-        raise Mismatch(f"attn_weights must be non-negative; min {float(w.min()):.3g}")
+@given_cases(decoders())
+def test_masked_weights_are_zero_and_rows_sum_to_one(candidate, reference, case):
+    cand, _, _, targets, h, enc, mask, _ = case.build(candidate, reference)
+    kit.assert_attention_weights(step(cand, case, column(targets, 0), h, enc, mask)[2], mask, "attn_weights")
 
 
 @pytest.mark.category("property")
-@given(**sizes, T=st.integers(1, 3), extra=st.integers(1, 3), score=st.sampled_from(SCORES))
-def test_appending_padded_positions_changes_nothing(candidate, reference, B, S, V, E, H, T, extra, data_seed,
-                                                    score):
-    g = generator(data_seed)
-    cand, _, _ = build(candidate, reference, V, E, H, score, g)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    enc_long = torch.cat([enc, 3 * torch.randn(B, extra, H, generator=g, dtype=f64)], dim=1)
-    mask_long = torch.cat([mask, torch.zeros(B, extra, dtype=torch.bool)], dim=1)
-    before = assert_shape(cand(targets, h, enc, mask), (B, T, V), "forward logits")
-    after = assert_shape(cand(targets, h, enc_long, mask_long), (B, T, V), "forward logits with padding")
-    assert_close(after, before, f"logits after appending {extra} padded (src_mask False) source positions")
+@given_cases(decoders(T=st.integers(1, 3)), extra=st.integers(1, 3))
+def test_appending_padded_positions_changes_nothing(candidate, reference, case, extra):
+    cand, _, _, targets, h, enc, mask, g = case.build(candidate, reference)
     prev = column(targets, 0)
-    _, _, w = unpack_step(cand.step(prev, h, enc_long, mask_long), B, S + extra, V, H)
-    _, _, w_short = unpack_step(cand.step(prev, h, enc, mask), B, S, V, H)
-    assert_close(w[:, :S], w_short, "attn_weights on the real positions after appending padded ones")
+    for fn in (lambda enc, mask: cand(targets, h, enc, mask),  # the teacher-forced logits
+               lambda enc, mask: step(cand, case, prev, h, enc, mask)):  # one step: logits, state, weights
+        kit.assert_appending_changes_nothing(fn, {"enc": enc, "mask": mask}, {"enc": None, "mask": False}, extra, g,
+                                             what="padded (src_mask False) source positions")
 
 
 @pytest.mark.category("property")
 def test_step_and_forward_do_not_modify_inputs(candidate, seed):
-    g = generator(seed)
-    B, S, V, E, H, T = 2, 4, 5, 3, 4, 3
-    m = candidate.AttentionDecoder(V, E, H)
-    targets, h, enc, mask = random_inputs(B, S, V, H, g, T=T)
-    h, enc = h.float(), enc.float()
-    for name, fn, first in (("step", m.step, column(targets, 0)), ("forward", m, targets)):
-        _, after, _ = fn.call_checked(first, h, enc, mask)
-        for arg, before, label in zip(after, (first, h, enc, mask), ("tokens", "state", "encoder_outputs",
-                                                                      "src_mask")):
-            assert_unchanged(arg, before, f"{label} after {name} (modified in place)")
+    targets, h, enc, mask = Dec(2, 4, 5, 3, 4, 3, "general", 0, seed).inputs(kit.generator(seed), torch.float32)
+    m = candidate.AttentionDecoder(5, 3, 4)
+    state = {"state": h, "encoder_outputs": enc, "src_mask": mask}
+    kit.assert_inputs_unchanged(m.step, {"prev_token": column(targets, 0), **state}, what="step")
+    kit.assert_inputs_unchanged(m, {"targets": targets, **state}, what="forward")

@@ -1,9 +1,9 @@
 """The exercise kit: the checks exercise suites share (trusted side only; never imported by the worker).
 
 A suite does `from grader import kit` (or `from grader.kit import ...`) and finds here:
-- cases (`grader.kit.cases`): `generator`, `seeded`, `Case` (self-describing test cases drawn by
-  `@st.composite` strategies), `about` (adds the case to any failure), `given_cases` (`@given` of a
-  case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
+- cases (`grader.kit.cases`): `generator`, `remote_generator` (the same stream in the worker),
+  `seeded`, `Case` (self-describing test cases drawn by `@st.composite` strategies), `about` (adds
+  the case to any failure), `given_cases` (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
@@ -17,6 +17,8 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
 - calls (`grader.kit.calls`): `assert_inputs_unchanged`, `expect_raises`;
 - invariance (`grader.kit.invariance`): `assert_causal`, `assert_ignores` (padding),
   `assert_appending_changes_nothing` (padding appended);
+- outputs (`grader.kit.outputs`): `unpack` (a tuple of outputs, each of its shape), `assert_attention_weights`
+  (masked weights exactly 0, none negative, rows summing to 1);
 - convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check`, `accuracy`,
   `TRAIN_TIMEOUT_FACTOR`;
 - `exercise_support` (`grader.kit.support`): the exercise's own support.py, imported here.
@@ -46,10 +48,12 @@ from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite,
                             assert_unchanged)
 from grader.kit.cases import builds  # a strategy of cases (st.builds that draws data_seed too)
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
-from grader.kit.cases import Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair, seeded
+from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair,
+                              remote_generator, seeded)
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
+from grader.kit.outputs import assert_attention_weights, unpack
 from grader.kit.support import exercise_support
 from grader.kit.statistics import assert_uniform, assert_within
 from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
@@ -59,11 +63,12 @@ __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
     "builds",
     "assert_inputs_unchanged", "expect_raises",
-    "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "seeded",
+    "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "remote_generator", "seeded",
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
     "exercise_support",
+    "assert_attention_weights", "unpack",
     "assert_uniform", "assert_within",
     "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
     "twins",

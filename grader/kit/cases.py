@@ -24,6 +24,15 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def remote_generator(candidate, seed: int):
+    """A torch.Generator made in the worker and seeded with `seed`: a handle to pass to the candidate's
+    code where it takes a `generator` (here, `generator(seed)` gives the same stream).
+
+    >>> out = candidate.dropout(x, 0.5, True, remote_generator(candidate, 7))
+    """
+    return candidate.lib.make("torch.Generator").manual_seed(seed)
+
+
 @contextlib.contextmanager
 def seeded(seed: int):
     """Run a block with torch's global RNG seeded, restoring the previous state afterwards

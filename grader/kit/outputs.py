@@ -1,0 +1,41 @@
+"""Checks of what a call returned: a tuple of outputs of given shapes, and attention-like weights."""
+from __future__ import annotations
+
+import torch
+
+from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor
+
+
+def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "the call", *,
+           finite: bool = False) -> list:
+    """`result` must be a tuple of len(shapes) tensors of the shapes given by name, in order (and of
+    `dtype` when given; all finite when `finite`); returns them as a list.
+
+    >>> pooled, weights = unpack(m(h, mask), {"pooled": (B, D), "weights": (B, T)}, torch.float64, "forward")
+    """
+    if not isinstance(result, tuple) or len(result) != len(shapes):
+        got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, tuple) else "")
+        raise Mismatch(f"{what} must return a tuple ({', '.join(shapes)}), got a {got}")
+    values = [assert_shape(value, shape, name, dtype) for value, (name, shape) in zip(result, shapes.items())]
+    for name, value in zip(shapes, values if finite else ()):
+        assert_finite(value, name)
+    return values
+
+
+def assert_attention_weights(weights, allowed: torch.Tensor, name: str = "attention weights", where=None) -> None:
+    """Weights over the last dim, in every row that has an allowed position (and that the bool mask
+    `where`, shaped like `weights` but 1 in the last dim, selects): exactly 0 where the bool mask
+    `allowed` (broadcast to weights) is False, never negative, summing to 1. Other rows: unchecked.
+
+    >>> assert_attention_weights(weights, ~key_padding_mask[:, None, :], "weights (B, T, S)")
+    """
+    w = assert_tensor(weights, name)
+    try:
+        allowed = allowed.expand(w.shape)
+    except RuntimeError:
+        raise Mismatch(f"{name}: shape {tuple(w.shape)}, but the mask needs {tuple(allowed.shape)} (broadcast)") from None
+    rows = allowed.any(-1, keepdim=True) & (True if where is None else where)
+    zeros = torch.zeros_like(w)
+    assert_equal(torch.where(~allowed & rows, w, zeros), zeros, f"{name} at masked positions (must be exactly 0)")
+    assert_equal(torch.where(rows, w.clamp(max=0), zeros), zeros, f"{name}, negative values (must be >= 0)")
+    assert_close(w.sum(-1, keepdim=True), torch.ones_like(w[..., :1]), f"{name} summed over the last dim", where=rows)
