@@ -44,7 +44,6 @@ def local_candidate(**names):
 class Sizes(kit.Case):
     B: int
     T: int
-    data_seed: int = 0
 
 
 class WrongWeightGrad(torch.autograd.Function):
@@ -65,10 +64,21 @@ class WrongWeightGrad(torch.autograd.Function):
 def test_case_is_a_frozen_dataclass_that_describes_itself():
     case = Sizes(2, 5, data_seed=7)
     assert str(case) == "B=2, T=5, data_seed=7"
-    assert case.replace(T=1) == Sizes(2, 1, 7)
+    assert case.replace(T=1) == Sizes(2, 1, data_seed=7)
     with pytest.raises(AttributeError):
         case.B = 3
     assert torch.equal(torch.randn(3, generator=case.generator()), torch.randn(3, generator=kit.generator(7)))
+
+
+def test_a_case_may_declare_its_own_data_seed():
+    class Conv(kit.Case):
+        N: int
+        data_seed: int
+        groups: int = 1
+
+    case = Conv(2, 11)
+    assert str(case) == "N=2, data_seed=11, groups=1" and case.replace(groups=3).groups == 3
+    assert torch.equal(torch.randn(2, generator=case.generator()), torch.randn(2, generator=kit.generator(11)))
 
 
 def test_about_adds_the_case_and_keeps_diagnostics():
@@ -84,7 +94,7 @@ def test_about_adds_the_case_and_keeps_diagnostics():
 def test_given_cases_names_the_case_and_replaces_parametrized_fields():
     seen = []
 
-    @kit.given_cases(st.builds(Sizes, B=st.integers(1, 3), T=st.integers(1, 3)), replace=("T",))
+    @kit.given_cases(kit.builds(Sizes, B=st.integers(1, 3), T=st.integers(1, 3)), replace=("T",))
     def check(T, case):
         seen.append(case)
         kit.assert_close(torch.full((case.B,), 1.0, dtype=f64), torch.ones(case.B, dtype=f64) * (case.B < 3), "ones")

@@ -18,7 +18,6 @@ class Lin(kit.Case):
     in_features: int
     out_features: int
     bias: bool
-    data_seed: int
 
     def build(self, candidate, reference):
         """Candidate and reference with the same random weights, the weights, x (float64), the generator."""
@@ -29,7 +28,7 @@ class Lin(kit.Case):
 
 
 def lins(lead=leading_dims, size=st.integers(1, 9)):
-    return st.builds(Lin, lead=lead, in_features=size, out_features=size, bias=st.booleans(), data_seed=kit.data_seeds)
+    return kit.builds(Lin, lead=lead, in_features=size, out_features=size, bias=st.booleans())
 
 
 def shapes(in_features: int, out_features: int, bias: bool) -> dict:
@@ -73,8 +72,7 @@ def test_parameters_are_trainable(candidate, seed, bias):
     g = kit.generator(seed)
     m = candidate.Linear(5, 3, bias=bias)
     kit.assert_trainable(candidate, m, [torch.randn(4, 5, generator=g)], shapes(5, 3, bias), f"Linear(5, 3, {bias=})")
-    m = m.to(f64)
-    assert_shape(m(torch.randn(4, 5, generator=g, dtype=f64)), (4, 3), "output after .to(torch.float64)", dtype=f64)
+    assert_shape(m.to(f64)(torch.randn(4, 5, generator=g, dtype=f64)), (4, 3), "output after .to(float64)", dtype=f64)
     assert_shape(m.weight, (3, 5), "weight after .to(torch.float64)", dtype=f64)
 
 
@@ -100,14 +98,15 @@ def test_gradients_match_torch_functional_linear(candidate, reference, case):
     """Gradients w.r.t. x, weight and bias equal autograd's through F.linear (nn.Linear's forward)."""
     cand, _, sd, x, g = case.build(candidate, reference)
     oracle = kit.load(torch.nn.Linear(case.in_features, case.out_features, bias=case.bias), sd, f64)
-    kit.check_gradients(candidate, cand, oracle, {"x": x}, g=g)
+    kit.check_gradients(candidate, cand, oracle, {"x": x}, g=g, against="F.linear")
 
 
 @pytest.mark.category("gradient")
 @pytest.mark.parametrize("lead, in_features, out_features, bias",
                          [((3,), 4, 2, True), ((1,), 1, 1, True), ((2, 3), 5, 4, False), ((), 3, 6, True)])
 def test_gradients_match_finite_differences(candidate, reference, seed, lead, in_features, out_features, bias):
-    cand, _, sd, x, g = Lin(lead, in_features, out_features, bias, seed * 100 + in_features).build(candidate, reference)
+    case = Lin(lead, in_features, out_features, bias, data_seed=seed * 100 + in_features)
+    cand, _, sd, x, g = case.build(candidate, reference)
     kit.check_finite_differences(candidate, cand, {"x": x}, g=g, state_dict=sd)
 
 
@@ -131,10 +130,11 @@ def blobs(g: torch.Generator):
 @pytest.mark.category("convergence")
 def test_learns_linearly_separable_classes(candidate, reference, seed, artifacts):
     """Softmax regression: the layer alone, trained with Adam on cross-entropy, separates three Gaussian blobs."""
-    kit.check_convergence(
-        candidate, artifacts, seed, runs=3, threshold=0.95, task=blobs, train=dict(steps=100, lr=5e-2, batch_size=64),
-        models=lambda s, run: kit.same_init(candidate.Linear(D, CLASSES), lambda: reference.Linear(D, CLASSES), s),
-        subject="your layer", goal="on three Gaussian blobs")
+    kit.check_convergence(candidate, artifacts, seed, runs=3, threshold=0.95, task=blobs,
+                          models=lambda s, run: kit.same_init(candidate.Linear(D, CLASSES),
+                                                              lambda: reference.Linear(D, CLASSES), s),
+                          train=dict(steps=100, lr=5e-2, batch_size=64), subject="your layer",
+                          goal="on three Gaussian blobs")
 
 
 # -- properties: initialization --------------------------------------------------------------

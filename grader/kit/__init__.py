@@ -46,6 +46,7 @@ Conventions (moving a suite onto the kit):
 """
 from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor,
                             assert_unchanged)
+from grader.kit.cases import builds  # a strategy of cases (st.builds that draws data_seed too)
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
 from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair,
                               remote_generator, seeded)
@@ -61,6 +62,7 @@ from grader.kit.weights import assert_state_close
 
 __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
+    "builds",
     "assert_inputs_unchanged", "expect_raises",
     "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "remote_generator", "seeded",
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",

@@ -67,21 +67,23 @@ def int_or_pair(lo: int, hi: int):
 
 class Case:
     """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
-    whose fields say everything about one call. Draw it with a strategy (`st.builds(Sizes, ...)` or
-    `@st.composite`) and name it in every failure message: `str(case)` is `case.describe()`,
-    `with about(case):` and `@given_cases(...)` add it to any failure raised inside.
-    A field named `data_seed` seeds `case.generator()`.
+    whose fields say everything about one call. A subclass that declares no `data_seed` field gets a
+    keyword-only one (default 0, last); either way it seeds `case.generator()`. Draw a case with
+    `builds(Sizes, ...)` (or an `@st.composite`) and name it in every failure message: `str(case)` is
+    `case.describe()`, and `with about(case):` and `@given_cases(...)` add it to any failure inside.
 
     >>> class Sizes(Case):
     ...     B: int
     ...     T: int
-    ...     data_seed: int = 0
-    >>> str(Sizes(2, 5))
-    'B=2, T=5, data_seed=0'
+    >>> str(Sizes(2, 5, data_seed=7))
+    'B=2, T=5, data_seed=7'
     """
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if not any("data_seed" in vars(k).get("__annotations__", {}) for k in cls.__mro__):
+            cls.__annotations__ = {**vars(cls).get("__annotations__", {}), "data_seed": int}
+            cls.data_seed = dataclasses.field(default=0, kw_only=True)
         dataclasses.dataclass(frozen=True)(cls)
 
     def describe(self) -> str:
@@ -97,7 +99,16 @@ class Case:
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A fresh generator seeded by the case's `data_seed` (plus `offset`, for a second stream)."""
-        return generator(getattr(self, "data_seed") + offset)
+        return generator(self.data_seed + offset)
+
+
+def builds(case_type, **fields):
+    """A strategy of `case_type` (a Case) with the given field strategies, and `data_seed` drawn
+    from `data_seeds` unless given: `st.builds` for cases.
+
+    >>> attns = builds(Attn, B=st.integers(1, 3), T=st.integers(1, 6), mask=st.sampled_from(MASKS))
+    """
+    return st.builds(case_type, **fields, **({} if "data_seed" in fields else {"data_seed": data_seeds}))
 
 
 @contextlib.contextmanager

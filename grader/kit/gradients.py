@@ -23,7 +23,7 @@ def require_gradients(grads: dict, names=None) -> dict:
     return grads
 
 
-def assert_grads_close(got: dict, module: nn.Module) -> None:
+def assert_grads_close(got: dict, module: nn.Module, suffix: str = "") -> None:
     """Parameter gradients returned by the candidate must match `module`'s .grad, by name.
 
     >>> assert_grads_close(candidate.lib.grads(cand, [x])["param_grads"], ref)  # after ref's backward
@@ -31,20 +31,21 @@ def assert_grads_close(got: dict, module: nn.Module) -> None:
     for name, param in module.named_parameters():
         require_gradients(got, [name])
         expected = param.grad if param.grad is not None else torch.zeros_like(param)
-        assert_close(got[name], expected, f"gradient w.r.t. {name}")
+        assert_close(got[name], expected, f"gradient w.r.t. {name}{suffix}")
 
 
 def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = None, *, grad_output=None,
-                    g: torch.Generator | None = None, where=None) -> dict:
+                    g: torch.Generator | None = None, where=None, against: str = "") -> dict:
     """The candidate's output and gradients of `fn(*args.values(), **kwargs)` (fn: remote function or
     module) must match autograd through `oracle` (a trusted function with the same signature, or the
     reference module, whose parameter gradients are then compared by name too), for every floating
     tensor in `args` (named by its key). grad_output: the output's gradient (default: N(0, 1) drawn
-    from `g`); where: bool mask of the output elements compared (the gradient should be 0 elsewhere).
+    from `g`); where: bool mask of the output elements compared (the gradient should be 0 elsewhere);
+    against: the oracle's name in messages ("gradient w.r.t. weight vs F.conv2d").
     Returns the candidate's `lib.grads` result.
 
     >>> check_gradients(candidate, candidate.conv2d, F.conv2d, {"x": x, "weight": w, "bias": b},
-    ...                 {"stride": 2}, g=g)
+    ...                 {"stride": 2}, g=g, against="F.conv2d")
     >>> check_gradients(candidate, cand, ref, {"x": x}, {"causal": True}, grad_output=grad_out)  # modules
     """
     kwargs = kwargs or {}
@@ -56,14 +57,15 @@ def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = Non
         grad_output = torch.randn(expected.shape, generator=g, dtype=expected.dtype)
     expected.backward(grad_output)
     got = candidate.lib.grads(fn, list(args.values()), kwargs, grad_output)
-    assert_close(got["output"], expected.detach(), "output", where=where)
+    vs = f" vs {against}" if against else ""
+    assert_close(got["output"], expected.detach(), f"output{vs}", where=where)
     for i, name in enumerate(args):
         if name in leaves:
             require_gradients({name: got["input_grads"][i]})
             want = leaves[name].grad if leaves[name].grad is not None else torch.zeros_like(leaves[name])
-            assert_close(got["input_grads"][i], want, f"gradient w.r.t. {name}")
+            assert_close(got["input_grads"][i], want, f"gradient w.r.t. {name}{vs}")
     if isinstance(oracle, nn.Module):
-        assert_grads_close(got["param_grads"], oracle)
+        assert_grads_close(got["param_grads"], oracle, vs)
     return got
 
 

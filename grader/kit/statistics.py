@@ -21,7 +21,8 @@ def assert_within(values, bound: float, name: str, why: str = "") -> torch.Tenso
     worst = t.detach().abs().double()
     if t.numel() and float(worst.max()) > bound * (1 + 1e-6):
         where = [int(i) for i in (worst == worst.max()).nonzero()[0]]
-        raise Mismatch(f"{name}: entry {where} is {float(t[tuple(where)]):.6g}, outside [-{bound:.6g}, {bound:.6g}]{why}")
+        raise Mismatch(f"{name}: entry {where} is {float(t[tuple(where)]):.6g}, outside "
+                       f"[-{bound:.6g}, {bound:.6g}]{why}")
     return t
 
 
@@ -43,4 +44,5 @@ def assert_uniform(values, bound: float, name: str, why: str = "") -> None:
             f"{name}: {n} values do not look like draws from U(-{bound:.4g}, {bound:.4g}){why}: Kolmogorov-Smirnov "
             f"distance {d:.4f} > {limit:.4f}; their std is {float(v.std()):.4g} (U(-b, b) has b/sqrt(3) = "
             f"{expected_std:.4g}), mean {float(v.mean()):.4g}, max |value| {float(v.abs().max()):.4g}",
-            {"quantity": name, "ks_distance": d, "ks_limit": limit, "std": float(v.std()), "expected_std": expected_std})
+            {"quantity": name, "ks_distance": d, "ks_limit": limit, "std": float(v.std()),
+             "expected_std": expected_std})

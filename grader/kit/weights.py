@@ -11,7 +11,7 @@ from torch import nn
 from grader.compare import Mismatch, assert_close, assert_equal, assert_shape, assert_tensor
 from grader.kit.cases import f64, seeded
 
-NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)
+NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, *([nn.RMSNorm] if hasattr(nn, "RMSNorm") else []))
 
 
 def random_state_dict(module: nn.Module | dict, g: torch.Generator, *, dtype=f64, bias_std: float = 0.5,
