@@ -292,6 +292,25 @@ def test_check_convergence_trains_the_reference_only_when_needed(monkeypatch):
                               goal="on blobs")
 
 
+def test_check_convergence_scores_with_evaluate_when_given():
+    seen = []
+
+    def evaluate(model, x, y):  # each class as its own batch
+        seen.append(len(y))
+        return sum(kit.accuracy(model(x[y == c]), y[y == c]) * int((y == c).sum()) for c in range(3)) / len(y)
+
+    def models(s, run):
+        return kit.same_init(nn.Linear(2, 3), lambda: nn.Linear(2, 3), s)
+
+    kit.check_convergence(local_candidate(), {}, 0, models=models, task=lambda g: (*blobs(g), *blobs(g)),
+                          train=dict(steps=60, lr=5e-2, batch_size=64), threshold=0.9, evaluate=evaluate)
+    assert seen == [256, 256]  # the candidate's model, then the reference's for the first loss curve
+    with pytest.raises(kit.Mismatch, match=r"reaches 0\.0% held-out accuracy on blobs; the reference, .* 0\.0%"):
+        kit.check_convergence(local_candidate(), {}, 0, models=models, task=lambda g: (*blobs(g), *blobs(g)),
+                              train=dict(steps=60, lr=5e-2, batch_size=64), threshold=0.9, evaluate=lambda *a: 0.0,
+                              goal="on blobs")
+
+
 def test_fit_and_check_refuses_losses_that_are_not_the_models():
     lib = SimpleNamespace(fit=lambda *a, _timeout_factor=1, **k: {"losses": [0.01] * 10})
     x, y = blobs(kit.generator(0))

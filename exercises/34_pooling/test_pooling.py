@@ -9,13 +9,8 @@ import torch.nn.functional as F
 from hypothesis import assume, strategies as st
 
 from grader import kit
-from grader.kit import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, f64, given_cases, pair
-
-
-def int_or_pair(lo: int, hi: int, hi_w: int | None = None):
-    """An int (both dims) or a (height, width) tuple; hi_w: the width's bound when it differs."""
-    hi_w = hi if hi_w is None else hi_w
-    return st.one_of(st.integers(lo, min(hi, hi_w)), st.tuples(st.integers(lo, hi), st.integers(lo, hi_w)))
+from grader.kit import (Mismatch, assert_close, assert_equal, assert_finite, assert_shape, f64, given_cases,
+                        int_or_pair, pair)
 
 
 class Pool(kit.Case):
@@ -56,6 +51,13 @@ class Pool(kit.Case):
         with torch.no_grad():
             return self.fn(F)(x, **self.kwargs, **extra)
 
+    def with_indices(self, candidate, x) -> tuple:
+        """max_pool2d(x, return_indices=True): a pair (values of x's dtype, indices int64) of the output's shape."""
+        got, shape = candidate.max_pool2d(x, **self.kwargs, return_indices=True), self.oracle(x).shape
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Mismatch(f"max_pool2d(return_indices=True) must return (values, indices); got {type(got).__name__}")
+        return assert_shape(got[0], shape, "values", x.dtype), assert_shape(got[1], shape, "indices", torch.int64)
+
     def every_window_sees_input(self) -> bool:
         """False when some (dilated) window holds only padding: torch does not handle those, so they are not tested."""
         k = pair(self.kernel_size)
@@ -69,48 +71,35 @@ class Pool(kit.Case):
 
 
 @st.composite
-def pools(draw, kind: str, ceil_mode=st.booleans(), padded: bool = False):
-    """Random calls; padded=True: kernels of 2 or 3 with padding >= 1 on both dims."""
+def pools(draw, kind: str | None, ceil_mode=st.booleans(), padded: bool = False):
+    """Random calls; padded=True: kernels of 2 or 3 with padding >= 1 on both dims. kind=None: a 'max' call whose
+    avg-only fields are drawn too, for a test parametrized by kind (`replace=("kind",)`)."""
     kernel = draw(int_or_pair(2 if padded else 1, 3), label="kernel_size")
     (kH, kW), stride = pair(kernel), draw(st.one_of(st.none(), int_or_pair(1, 3)), label="stride")
-    padding = draw(int_or_pair(int(padded), kH // 2, kW // 2), label="padding")  # torch: at most half the kernel
-    dil = draw(int_or_pair(1, 2), label="dilation") if kind == "max" else 1
+    halves = st.tuples(st.integers(int(padded), kH // 2), st.integers(int(padded), kW // 2))  # torch: at most half
+    padding = draw(st.one_of(st.integers(int(padded), min(kH, kW) // 2), halves), label="padding")
+    dil = draw(int_or_pair(1, 2), label="dilation") if kind != "avg" else 1
     H, W = (max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 5)) for k, d, p in zip(pair(kernel), pair(dil),
                                                                                             pair(padding)))
-    cfg = Pool(kind, draw(st.integers(1, 2), label="N"), draw(st.integers(1, 3), label="C"), H, W, kernel, stride,
-               padding, dil, draw(ceil_mode, label="ceil_mode"), data_seed=draw(kit.data_seeds, label="data_seed"))
-    if kind == "avg":
+    cfg = Pool(kind or "max", draw(st.integers(1, 2), label="N"), draw(st.integers(1, 3), label="C"), H, W, kernel,
+               stride, padding, dil, draw(ceil_mode, label="ceil_mode"),
+               data_seed=draw(kit.data_seeds, label="data_seed"))
+    if kind != "max":
         cfg = cfg.replace(count_include_pad=draw(st.booleans(), label="count_include_pad"),
                           divisor_override=draw(st.one_of(st.none(), st.none(), st.integers(1, 9)), label="divisor"))
     assume(cfg.every_window_sees_input())
     return cfg
 
 
-def values_and_indices(candidate, case, x) -> tuple:
-    """max_pool2d(..., return_indices=True) must return a pair (values, indices)."""
-    result = candidate.max_pool2d(x, **case.kwargs, return_indices=True)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise Mismatch(f"max_pool2d(return_indices=True) must return (values, indices); got {type(result).__name__}")
-    return tuple(result)
-
-
 # -- shape -----------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given_cases(pools("max"), return_indices=st.booleans())
-def test_max_pool_output_shape(candidate, case, return_indices):
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given_cases(pools(None), replace=("kind",), return_indices=st.booleans())
+def test_output_shape(candidate, kind, case, return_indices):
     x = case.x(torch.float32)
-    got = values_and_indices(candidate, case, x) if return_indices else (candidate.max_pool2d(x, **case.kwargs),)
-    if return_indices:
-        assert_shape(got[1], case.oracle(x).shape, "indices", dtype=torch.int64)
-    assert_finite(assert_shape(got[0], case.oracle(x).shape, "output", dtype=torch.float32), "output")
-
-
-@pytest.mark.category("shape")
-@given_cases(pools("avg"))
-def test_avg_pool_output_shape(candidate, case):
-    x = case.x(torch.float32)
-    assert_finite(assert_shape(candidate.avg_pool2d(x, **case.kwargs), case.oracle(x).shape, "output",
-                               dtype=torch.float32), "output")
+    with_indices = return_indices and kind == "max"
+    got = case.with_indices(candidate, x)[0] if with_indices else case.fn(candidate)(x, **case.kwargs)
+    assert_finite(assert_shape(got, case.oracle(x).shape, "output", dtype=torch.float32), "output")
 
 
 # -- equivalence -----------------------------------------------------------------------------
@@ -123,7 +112,7 @@ def test_max_pool_matches_torch(candidate, case):
 @pytest.mark.category("equivalence")
 @given_cases(pools("max"))
 def test_max_pool_indices_match_torch(candidate, case):
-    (values, indices), (want_values, want_indices) = values_and_indices(candidate, case, case.x()), case.oracle(
+    (values, indices), (want_values, want_indices) = case.with_indices(candidate, case.x()), case.oracle(
         case.x(), return_indices=True)
     assert_close(values, want_values, "values vs F.max_pool2d")
     assert_equal(indices, want_indices, f"indices vs F.max_pool2d (flat h * W + w in the unpadded {case.H}x{case.W})")
@@ -145,17 +134,10 @@ def test_matches_reference(candidate, reference, case):
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(pools("max"))
-def test_max_pool_gradient_matches_torch(candidate, case):
-    kit.check_gradients(candidate, candidate.max_pool2d, F.max_pool2d, {"x": case.x()}, case.kwargs,
-                        g=case.generator(1))
-
-
-@pytest.mark.category("gradient")
-@given_cases(pools("avg"))
-def test_avg_pool_gradient_matches_torch(candidate, case):
-    kit.check_gradients(candidate, candidate.avg_pool2d, F.avg_pool2d, {"x": case.x()}, case.kwargs,
-                        g=case.generator(1))
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given_cases(pools(None), replace=("kind",))
+def test_gradient_matches_torch(candidate, kind, case):
+    kit.check_gradients(candidate, case.fn(candidate), case.fn(F), {"x": case.x()}, case.kwargs, g=case.generator(1))
 
 
 @pytest.mark.category("gradient")
@@ -184,7 +166,7 @@ def test_ties_go_to_the_first_maximum(candidate, case, levels):
     """On integers in [0, levels): index and gradient go to the FIRST maximum in row-major window order."""
     g = case.generator()
     x = torch.randint(levels, (case.N, case.C, case.H, case.W), generator=g).to(f64)  # few distinct values
-    assert_equal(values_and_indices(candidate, case, x)[1], case.oracle(x, return_indices=True)[1],
+    assert_equal(case.with_indices(candidate, x)[1], case.oracle(x, return_indices=True)[1],
                  "indices on an input with ties (the first maximum in row-major window order)")
     kit.check_gradients(candidate, candidate.max_pool2d, F.max_pool2d, {"x": x}, case.kwargs, g=g)
 
@@ -193,9 +175,7 @@ def test_ties_go_to_the_first_maximum(candidate, case, levels):
 @given_cases(pools("max"))
 def test_indices_point_at_the_maxima(candidate, case):
     x = case.x()
-    values, indices = values_and_indices(candidate, case, x)
-    values = assert_shape(values, case.oracle(x).shape, "values")
-    indices = assert_shape(indices, values.shape, "indices", dtype=torch.int64)
+    values, indices = case.with_indices(candidate, x)
     bad = indices[(indices < 0) | (indices >= case.H * case.W)]
     assert not len(bad), f"indices must lie in [0, H*W = {case.H * case.W}) (unpadded plane); got {bad[:5].tolist()}"
     assert_equal(x.flatten(2).gather(2, indices.flatten(2)).view_as(values), values, "x at your indices vs your values")

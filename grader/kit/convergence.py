@@ -49,15 +49,17 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 def check_convergence(candidate, artifacts: dict, seed: int, *, models: Callable, task: Callable, train: dict,
                       threshold: float, runs: int | Sequence = 1, score: Callable = accuracy,
-                      subject: str = "your model", goal: str = "on the task") -> None:
+                      evaluate: Callable | None = None, subject: str = "your model", goal: str = "on the task") -> None:
     """Train the candidate's model on `task` for each run and require `score` on held-out data of at
     least `threshold`. Run k uses seed s = seed * 1000 + k for the data, the batches and `models`.
 
     models(s, run) -> (remote model, trusted reference model) with the same initial weights (see
     `load`); task(g) -> (x_train, y_train, x_test, y_test) drawn from generator `g`; train: steps,
     lr, batch_size (and forward_kwargs) of `grader.training.fit`; runs: a count, or labels passed
-    to `models` and named in messages (then every run keeps its loss curve). The reference is
-    trained only to draw the first loss curve (artifact "loss_curve") and to explain a failure.
+    to `models` and named in messages (then every run keeps its loss curve); evaluate(model, x_test,
+    y_test) -> the held-out accuracy, in place of `score(model(x_test), y_test)`, where one call on
+    the whole set does not say it (e.g. each class as its own batch). The reference is trained
+    only to draw the first loss curve (artifact "loss_curve") and to explain a failure.
 
     >>> def models(s, run):
     ...     with seeded(s):
@@ -74,13 +76,14 @@ def check_convergence(candidate, artifacts: dict, seed: int, *, models: Callable
         model, ref_model = models(s, run)
         config = dict(train, seed=s)
         losses = fit_and_check(candidate, model, x_train, y_train, **config)
-        logits = _logits(model(x_test, **(train.get("forward_kwargs") or {})), y_test)
-        got = score(logits, y_test)
+        got = evaluate(model, x_test, y_test) if evaluate else score(
+            _logits(model(x_test, **(train.get("forward_kwargs") or {})), y_test), y_test)
         if k > 0 and got >= threshold and isinstance(runs, int):
             continue
         ref_losses = training.fit(ref_model, x_train, y_train, **config)["losses"]
         with torch.no_grad():
-            ref_got = score(ref_model(x_test, **(train.get("forward_kwargs") or {})), y_test)
+            ref_got = evaluate(ref_model, x_test, y_test) if evaluate else score(
+                ref_model(x_test, **(train.get("forward_kwargs") or {})), y_test)
         if k == 0 or not isinstance(runs, int):
             artifacts["loss_curve" if isinstance(runs, int) else f"loss_curve_{run}"] = {
                 "candidate": losses, "reference": ref_losses}
