@@ -103,19 +103,6 @@ def check_batch(batch, seqs, index_of_label: dict, where: str) -> list[int]:
     return indices
 
 
-def assert_reproducible(epochs, seed: int, global_seeds: tuple, what: str, fix: str, shown: int) -> list:
-    """epochs(s, global_seeds) -> the epochs of a sampler or loader built with seed s, the global RNG reseeded
-    with global_seeds[e] before epoch e: the same for two built alike, and another first epoch for seed + 1."""
-    first, again = epochs(seed, global_seeds[0]), epochs(seed, global_seeds[1])
-    for e, (one, other) in enumerate(zip(first, again), start=1):
-        if one != other:
-            raise Mismatch(f"{what}: epoch {e} of two built with seed={seed} differs (after reseeding the global RNG "
-                           f"differently): {fix}\n  first  {one[:shown]}...\n  second {other[:shown]}...")
-    if epochs(seed + 1, global_seeds[0])[0] == first[0]:
-        raise Mismatch(f"{what}: seeds {seed} and {seed + 1} give the same first epoch: the seed is ignored")
-    return first
-
-
 def assert_each_once(seen: list[int], case: Batching, where: str) -> None:
     """The sample indices of an epoch: each in range(n) at most once, case.expected_rows() of them."""
     repeated = sorted({i for i in seen if seen.count(i) > 1})
@@ -331,8 +318,15 @@ def test_is_reproducible_and_reshuffles(candidate, seed, source):
         got = case.loader_epochs(candidate, seqs, labels, 3, global_seeds)
         return [[unpack_batch(b, "batch")[2].tolist() for b in epoch] for epoch in got]  # the labels of each batch
 
-    first = assert_reproducible(epochs, seed + 11, ([1, 2, 3], [97, 98, 99]), what[source], "draw from a torch."
-                                "Generator of your own (the DataLoader's or your sampler's) seeded with `seed`", 6)
+    first, again = epochs(seed + 11, [1, 2, 3]), epochs(seed + 11, [97, 98, 99])
+    for e, (one, other) in enumerate(zip(first, again), start=1):
+        if one != other:
+            raise Mismatch(f"{what[source]}: epoch {e} of two built with seed={seed + 11} differs (after reseeding the "
+                           "global RNG differently): draw from a torch.Generator of your own (the DataLoader's or your "
+                           f"sampler's) seeded with `seed`\n  first  {one[:6]}...\n  second {other[:6]}...")
+    if epochs(seed + 12, [1, 2, 3])[0] == first[0]:
+        raise Mismatch(f"{what[source]}: seeds {seed + 11} and {seed + 12} give the same first epoch: the seed is "
+                       "ignored")
     if first[0] == first[1]:
         raise Mismatch(f"{what[source]}: epochs 1 and 2 are identical; shuffle=True must reshuffle every epoch")
 
