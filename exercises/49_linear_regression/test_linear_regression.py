@@ -93,7 +93,8 @@ def grad_J(X, y, l2: float, w, b) -> tuple:
 
 
 def unpack_fit(result, D: int, dtype, name: str):
-    """(w (D,), b ()) of `dtype`, finite."""
+    """(w (D,), b ()) of `dtype`, finite, as a tuple (or a list)."""
+    result = tuple(result) if isinstance(result, list) else result
     return kit.unpack(result, {f"{name}: w": (D,), f"{name}: b (a 0-dim tensor)": ()}, dtype, name, finite=True)
 
 
