@@ -413,6 +413,14 @@ def test_unpack_checks_the_tuple_and_each_output():
         kit.unpack((pooled, weights / 0), shapes, finite=True)
 
 
+def test_assert_same_compares_plain_values():
+    kit.assert_same([[0, 2], [1]], [[0, 2], [1]], "batches")
+    with pytest.raises(kit.Mismatch, match=r"^len\(sampler\) is 4, expected 3: count the batches$"):
+        kit.assert_same(4, 3, "len(sampler)", "count the batches")
+    with pytest.raises(kit.Mismatch, match=r"^labels is \[1, 2\], expected \[2, 1\]$"):
+        kit.assert_same([1, 2], [2, 1], "labels")
+
+
 def test_assert_attention_weights():
     allowed = torch.tensor([[True, True, False], [False, False, False]])  # row 1 has no allowed key: unchecked
     nan = float("nan")

@@ -1,4 +1,4 @@
-"""Checks of what a call returned: a tuple of outputs of given shapes, and attention-like weights."""
+"""Checks of what a call returned: a tuple of outputs of given shapes, plain values, and attention-like weights."""
 from __future__ import annotations
 
 import torch
@@ -20,6 +20,16 @@ def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "
     for name, value in zip(shapes, values if finite else ()):
         assert_finite(value, name)
     return values
+
+
+def assert_same(got, expected, what: str, hint: str = "") -> None:
+    """Plain values (ints, strings, lists and dicts of them; not tensors) must be equal; the failure
+    names `what`, shows both values and ends with `hint` (what to fix), when given.
+
+    >>> assert_same(len(sampler), 3, "len(sampler)", "the number of batches one epoch yields")
+    """
+    if got != expected:
+        raise Mismatch(f"{what} is {got!r}, expected {expected!r}" + (f": {hint}" if hint else ""))
 
 
 def assert_attention_weights(weights, allowed: torch.Tensor, name: str = "attention weights", where=None) -> None:
