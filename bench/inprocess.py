@@ -2,7 +2,7 @@
 
 `python -m pytest exercises/NN -p no:grader -p bench.inprocess --submission solutions/NN.py`
 runs the same tests with the same fixtures, except that `candidate` serves its requests from a
-`grader.worker.Session` in this very process: no fork server, no worker, no wire encoding, no
+`grader.worker.serve.RequestHandler` in this very process: no fork server, no worker, no wire encoding, no
 forbidden-API guards, no limits. The proxy in front of it is the real one (grader.proxy), so the
 tests see exactly the same objects and the same failure handling. Never use it to grade anything:
 the submission runs in the process that decides pass or fail.
@@ -13,23 +13,23 @@ import sys
 
 import pytest
 
-from grader import remote_ops, worker
+from grader.worker import remote_ops, serve
 from grader.proxy import Candidate
 from grader.pytest_plugin import *  # noqa: F401,F403  (every hook and fixture but `candidate`)
 from grader.pytest_plugin import CANDIDATE_KEY
 
 
 class InProcessCandidate(Candidate):
-    """A Candidate whose "worker" is a Session in this process; requests never leave it."""
+    """A Candidate whose "worker" is a RequestHandler in this process; requests never leave it."""
 
     def _ensure_worker(self) -> None:
         if self._worker is not None:
             return
         config = vars(self._config)
         if config.get("support") and remote_ops.SUPPORT_MODULE not in sys.modules:
-            worker.load_module_from(config["support"], remote_ops.SUPPORT_MODULE)
-        worker._seed(int(config.get("seed", 0)))  # what a fresh worker does before serving
-        self._worker = worker.Session(config)
+            serve.load_module_from(config["support"], remote_ops.SUPPORT_MODULE)
+        serve._seed(int(config.get("seed", 0)))  # what a fresh worker does before serving
+        self._worker = serve.RequestHandler(config)
         self._generation += 1
         self._names = self._exchange({"op": "import"}, "importing your module", 1.0)["names"]
 
@@ -37,7 +37,7 @@ class InProcessCandidate(Candidate):
         try:
             return self._worker.handle(request)
         except Exception as e:  # the same message the worker would send back
-            return self._unwrap({"error": worker.describe_exception(e, self._config.submission)}, label)
+            return self._unwrap({"error": serve.describe_exception(e, self._config.submission)}, label)
 
     def _retire_worker(self) -> None:
         self._worker = None

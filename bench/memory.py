@@ -50,7 +50,7 @@ def _rollup(pid: int) -> dict[str, int]:
 def _is_fork_server(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"grader.zygote" in f.read()
+            return b"grader.worker.zygote" in f.read()
     except OSError:
         return False
 
@@ -58,7 +58,7 @@ def _is_fork_server(pid: int) -> bool:
 class TreeSampler:
     """Samples the tree under `root` every `interval` seconds on a thread until `stop()`.
 
-    Workers are the children of a fork server (`python -m grader.zygote`); their unique memory
+    Workers are the children of a fork server (`python -m grader.worker.zygote`); their unique memory
     is Private_Clean + Private_Dirty (pages no other process shares, e.g. not the fork server's
     copy-on-write torch)."""
 

@@ -8,9 +8,9 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from grader.limits import MAX_ARCHIVE_BYTES as MAX_BYTES, MAX_ARCHIVE_MEMBERS as MAX_MEMBERS
+
 SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-MAX_MEMBERS = 500
-MAX_BYTES = 32 * 1024 * 1024  # unpacked, all members together
 
 
 class ArchiveRefused(ValueError):

@@ -22,6 +22,7 @@ class Plan:
     out: Path
     command: str
     audience: str = "grader"  # "candidate": hidden tests' details left out of every output
+    lang: str = "en"  # of each candidate's report
 
 
 def candidates(submissions: Path, shard: tuple[int, int] = (0, 1)) -> list[Path]:
@@ -106,7 +107,7 @@ def grade_candidate(task: tuple[Path, Plan], ctx: RunContext) -> leaderboard.Row
         gradescope.write_gradescope(run, out / "gradescope.json")
         from grader.report import write_report
 
-        write_report(run, out / leaderboard.REPORT)
+        write_report(run, out / leaderboard.REPORT, plan.lang)
         results.write_json(run, out / leaderboard.RESULTS)  # last: its presence means done
     except archives.ArchiveRefused as e:
         results.write_text(out / leaderboard.ERROR, f"archive refused: {e}\n")

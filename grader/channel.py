@@ -1,4 +1,7 @@
-"""Framed messages over a stream socket, with an optional deadline for the reading side."""
+"""Framed messages over a stream socket, with an optional deadline for the reading side.
+
+Shared by both sides (see grader/worker/__init__.py): the grader and the worker talk through it.
+"""
 from __future__ import annotations
 
 import socket

@@ -71,12 +71,14 @@ def main() -> None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here ('-': stdout).")
 @click.option("-k", "select", metavar="EXPR", help="Only tests matching this pytest -k expression (none matching: exit 2).")
 @click.option("-v", "--verbose", is_flag=True, help="Show whole failure messages.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of the console and the report (default: from the locale, else en).")
 @click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--db", type=click.Path(path_type=Path), help=f"Record the attempt in this progress database "
                                                             f"(default: ${progress.DB_ENV}, else the workspace's).")
 def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, isolation, diagnose, screen, report,
-          json_path, junit, select, verbose, audience, db):
+          json_path, junit, select, verbose, lang, audience, db):
     """Grade PATH: an exercise folder, or a folder of exercises.
 
     \b
@@ -117,9 +119,12 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
     from grader import results
 
     run = results.for_audience(run, audience)
-    problems = _write_outputs(run, outputs)  # before the console: a printing problem must not lose them
+    from grader import i18n
+
+    lang = lang or i18n.default_lang()
+    problems = _write_outputs(run, outputs, lang)  # before the console: a printing problem must not lose them
     try:
-        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values())
+        console.print_run(run, verbose, err=arguments.STDOUT in outputs.values(), lang=lang)
     except BrokenPipeError:  # `grade ... | head`: the reader left; the verdict still sets the exit status
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for problem in problems:
@@ -138,8 +143,9 @@ def _in_workspace(path: Path, submission, db):
 
 
 def _record(run, db) -> None:
-    """Record the attempts in the progress database; a failure to record is reported, not a verdict.
-    During an interview whose time is up, say that this attempt does not count."""
+    """Record the attempts in the progress database and note on each result its practice so far
+    (attempts, hints used); a failure to record is reported, not a verdict. During an interview
+    whose time is up, say that this attempt does not count."""
     from grader import interview
 
     if db is not None:
@@ -147,6 +153,8 @@ def _record(run, db) -> None:
             progress.record_run(run, db)
             conn = progress.connect(db)
             under_way = interview.current(conn)
+            for ex in run.exercises:  # shown in this attempt's console, JSON and report
+                ex.practice = progress.practice_so_far(conn, ex.id)
             conn.close()
         except (OSError, progress.sqlite3.Error) as e:
             click.echo(f"grade: could not record progress in {db}: {e}", err=True)
@@ -158,7 +166,7 @@ def _record(run, db) -> None:
 
 def _checked(path, submission, solutions, device, seed, timeout, memory_mb, isolation, screen, select, outputs):
     """Every argument checked, in a fraction of a second: (exercises, Settings, {option: path})."""
-    from grader import confine
+    from grader.worker import confine
     from grader.session import RunContext, Settings
 
     exercises = discover(path)
@@ -183,7 +191,7 @@ def _exercises_phrase(exercises) -> str:
     return exercises[0].id if len(exercises) == 1 else f"the {len(exercises)} exercises"
 
 
-def _write_outputs(run, outputs: dict) -> list[str]:
+def _write_outputs(run, outputs: dict, lang: str = "en") -> list[str]:
     """Write --json, --junit and --report; returns what could not be written (one line each)."""
     from grader import results
 
@@ -193,7 +201,7 @@ def _write_outputs(run, outputs: dict) -> list[str]:
             if option == "--report":
                 from grader.report import render_report
 
-                results.write_text(path, render_report(run))
+                results.write_text(path, render_report(run, lang))
             else:
                 results.write_text(path, results.json_text(run) if option == "--json" else results.junit_text(run))
         except (OSError, ValueError) as e:
@@ -255,30 +263,34 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default="batch-out", show_default=True,
               help="Output folder: OUT/<candidate>/ and OUT/leaderboard.csv|html.")
 @click.option("--shard", metavar="I/N", help="Grade only candidates k (in name order) with k % N == I.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of the console and the report (default: from the locale, else en).")
 @click.option("--audience", type=click.Choice(["grader", "candidate"]), default="grader", show_default=True,
               help="Who reads the outputs: for a candidate, hidden tests show only their status and points.")
 @click.option("--diagnose/--no-diagnose", default=True, show_default=True,
               help="Name the known mistake a failing submission looks like (grades each known mistake once; cached).")
 @click.option("--screen/--no-screen", default=True, hidden=True)
-def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, audience, diagnose,
-          screen) -> None:
+def batch(submissions: Path, exercises_path, exercise_ids, solutions, seed, jobs, out, shard, lang, audience,
+          diagnose, screen) -> None:
     """Grade every candidate folder in SUBMISSIONS (each holds <id>.py or <id>/solution.py files).
 
     A candidate whose results.json is newer than its files is not graded again. Exit status: 0 every
     candidate was graded, 2 the grader could not grade some (their rows say why)."""
-    from grader import batch as batching
+    from grader import batch as batching, i18n
     from grader.session import Settings
 
     try:
         folders = batching.candidates(submissions, batching.parse_shard(shard))
         plan = batching.Plan(batching.select(discover(exercises_path), exercise_ids), bool(exercise_ids),
-                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience)
+                             out.absolute(), shlex.join(["grade", *sys.argv[1:]]), audience, lang or i18n.default_lang())
         settings = Settings(seed=arguments.seed(seed), solutions=arguments.directory("--solutions", solutions),
                             screen=screen, diagnose=diagnose)
         batching.check_references(plan, settings)
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
-    rows = batching.run_batch(folders, plan, settings, jobs, report=_batch_line)
+    from grader import console
+
+    rows = batching.run_batch(folders, plan, settings, jobs, report=console.BatchProgress())
     _job_summary(rows)
     click.echo(f"{len(rows)} candidates: {out / 'leaderboard.html'}")
     sys.exit(EXIT_GRADER_ERROR if any(r.status == "error" for r in rows) else 0)
@@ -292,11 +304,6 @@ def _job_summary(rows) -> None:
         job_summary.append(rows)
     except OSError as e:
         click.echo(f"grade: could not write the job summary: {e}", err=True)
-
-
-def _batch_line(row, position: int, total: int) -> None:
-    detail = row.error.splitlines()[-1] if row.error else f"{row.score:g}/{row.max_score:g}"
-    click.echo(f"[{position}/{total}] {row.candidate}: {row.status} {detail} ({row.seconds:.1f} s)", err=True)
 
 
 @main.command("merge")

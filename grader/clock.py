@@ -1,4 +1,7 @@
-"""The one place the grader reads time, so tests can fake it."""
+"""The one place the grader reads time, so tests can fake it.
+
+Shared by both sides (see grader/worker/__init__.py): grader.channel's deadlines use it in the worker too.
+"""
 import datetime
 import time
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from grader import i18n
+
 if TYPE_CHECKING:  # `grade list` and `grade --help` must not import the grading machinery (torch)
     from grader.discovery import Exercise
     from grader.results import ExerciseResult, RunResult
@@ -22,34 +24,37 @@ def _badge(status: str) -> str:
     return click.style(f"{status.upper().replace('_', ' '):5}", fg=STYLE.get(status, "white"), bold=True)
 
 
-def print_run(run: RunResult, verbose: bool = False, err: bool = False) -> None:
+def print_run(run: RunResult, verbose: bool = False, err: bool = False, lang: str = "en") -> None:
     """Per-test table and score of every exercise, then the run's summary (on stderr with `err`,
-    when stdout carries a --json/--junit/--report written to '-')."""
+    when stdout carries a --json/--junit/--report written to '-'), its words in `lang`."""
     def echo(line: str = "") -> None:
         click.echo(line, err=err)
 
+    _ = i18n.translator(lang)
     for ex in run.exercises:
-        print_exercise(ex, verbose, echo)
+        print_exercise(ex, verbose, echo, lang)
     s = run.summary()
-    echo(f"\n{_badge(s['status'])} score {s['score']:g}/{s['max_score']:g} · {s['pass']} passed, "
-         f"{s['fail']} failed, {s['error']} errors, {s['skip']} skipped, {s['not_run']} not run · {run.duration:.1f} s")
+    counts = ", ".join(f"{s[k]} {_(w)}" for k, w in (("pass", "passed"), ("fail", "failed"), ("error", "errors"),
+                                                    ("skip", "skipped"), ("not_run", "not run")))
+    echo(f"\n{_badge(s['status'])} {_('score')} {s['score']:g}/{s['max_score']:g} · {counts} · {run.duration:.1f} s")
 
 
-def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
+def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo, lang: str = "en") -> None:
+    _ = i18n.translator(lang)
     echo(click.style(f"\n{ex.id}", bold=True) + f"  {ex.title} / {ex.title_zh}")
     if ex.status == "not_submitted":
         folder = Path(ex.submission).parent
         echo(f"  {_badge('not_submitted')} (no {folder / ex.id}.py or {folder / ex.id / 'solution.py'}) · "
              f"score 0/{ex.max_score:g}")
         return
-    echo(f"  submission: {ex.submission}")
+    echo(f"  {_('submission')}: {ex.submission}")
     if ex.error:
-        echo(f"  {_badge('error')} the grader could not grade this exercise:\n    {ex.error}")
+        echo(f"  {_badge('error')} {_('the grader could not grade this exercise')}:\n    {ex.error}")
         return
     for f in ex.static_findings:
         echo(f"  ! line {f['line']}: {f['message']}")
     if ex.likely_mistake:
-        _print_likely_mistake(ex.likely_mistake, echo)
+        _print_likely_mistake(ex.likely_mistake, echo, lang)
     ran = [t for t in ex.tests if t.status != "not_run"]
     width = max((len(t.name) for t in ran), default=10)
     told: dict[str, str] = {}  # cause -> the test whose message told it
@@ -59,7 +64,7 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
             continue
         cause = _cause(t)
         if cause in told and not verbose:  # one bug, one story: the first failure of a kind tells it
-            echo(f"        same kind of failure as {told[cause]} ({cause})")
+            echo(f"        {_('same kind of failure as')} {told[cause]} ({cause})")
             continue
         told.setdefault(cause, t.name)
         lines = t.message.splitlines()
@@ -69,15 +74,18 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo) -> None:
             echo("        " + t.falsifying_example.replace("\n", "\n        "))
     not_run = [t for t in ex.tests if t.status == "not_run"]
     if not_run:  # one line, not one per test: they all share the reason
-        echo(f"  {_badge('not_run')} {len(not_run)} more tests ({sum(t.points for t in not_run):g} points): "
+        echo(f"  {_badge('not_run')} {len(not_run)} {_('more tests')} ({sum(t.points for t in not_run):g} {_('points')}): "
              f"{not_run[0].message.removeprefix('not run: ')}")
     for category, reason in ex.not_applicable.items():
         echo(f"  n/a   {category:11} {reason}")
     first = next((t for t in ran if t.status in ("fail", "error") and t.reproduce), None)
     if first is not None:
-        echo(f"  rerun the first failure: {first.reproduce}")
+        echo(f"  {_('rerun the first failure')}: {first.reproduce}")
     c = ex.counts()
-    echo(f"  score {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} tests passed · {ex.duration:.1f} s")
+    echo(f"  {_('score')} {ex.score:g}/{ex.max_score:g} · {c['pass']}/{len(ex.tests)} {_('tests passed')} · "
+         f"{ex.duration:.1f} s")
+    if ex.practice:
+        echo(f"  {_('practice')}: {_('attempt')} {ex.practice['attempts']} · {ex.practice['hints_used']} {_('hints used')}")
 
 
 def print_catalog(exercises: list[Exercise]) -> None:
@@ -123,13 +131,16 @@ def _cause(t) -> str:
     return re.sub(r"[-+]?\d[\d.e+-]*", "N", first)[:80]
 
 
-def _print_likely_mistake(likely: dict, echo) -> None:
-    """The known mistake the failures look like, in both languages, and why we think so."""
+def _print_likely_mistake(likely: dict, echo, lang: str = "en") -> None:
+    """The known mistake the failures look like, in both languages (`lang` first), and why we think so."""
+    _ = i18n.translator(lang)
     one = len(likely["names"]) == 1
-    echo(click.style("  This looks like a known mistake" + ("" if one else " (one of these)") + ":", fg="yellow", bold=True))
+    echo(click.style(f"  {_('This looks like a known mistake')}{'' if one else ' ' + _('(one of these)')}:",
+                     fg="yellow", bold=True))
     for name, en, zh in zip(likely["names"], likely["en"], likely["zh"]):
-        echo(f"    {name}: {en}")
-        echo(f"    {' ' * len(name)}  {zh}")
+        first, second = (zh, en) if lang == "zh" else (en, zh)
+        echo(f"    {name}: {first}")
+        echo(f"    {' ' * len(name)}  {second}")
     echo(f"    ({likely['evidence']})")
 
 
@@ -179,3 +190,35 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing for
             pass
+
+
+class BatchProgress:
+    """`grade batch`'s progress on stderr: on a terminal one live bar (done/total, failures,
+    errors, time left), rewritten in place; elsewhere (CI logs) one line per candidate."""
+
+    WIDTH = 24
+
+    def __init__(self, stream=None, clock_fn=None):
+        from grader import clock
+
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.now = clock_fn or clock.monotonic
+        self.start, self.failed, self.errors = self.now(), 0, 0
+
+    def __call__(self, row, position: int, total: int) -> None:
+        self.failed += row.status == "fail"
+        self.errors += row.status == "error"
+        elapsed = self.now() - self.start
+        left = elapsed / position * (total - position)
+        detail = row.error.splitlines()[-1] if row.error else f"{row.score:g}/{row.max_score:g}"
+        line = f"[{position}/{total}] {row.candidate}: {row.status} {detail} ({row.seconds:.1f} s) · {left:.0f} s left"
+        if not self.live:
+            print(line, file=self.stream, flush=True)
+            return
+        filled = round(self.WIDTH * position / total)
+        bar = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {position}/{total} · {self.failed} failed · " \
+              f"{self.errors} errors · {left:.0f} s left · {row.candidate}"
+        end = "\n" if position == total else ""
+        print(f"\r\033[K{bar[:shutil.get_terminal_size().columns - 1]}", end=end, file=self.stream, flush=True)
+

@@ -47,7 +47,7 @@ def judge_trace(trace, nonce: str, patterns: tuple[str, ...], label: str) -> str
     names = trace.get("names") if type(trace) is dict else None
     if type(names) is not list or not all(type(n) is str for n in names):
         return f"{label}: the operation trace did not come back (the grader traces every call)"
-    from grader.optrace import canary  # names only; nothing of the worker runs here
+    from grader.worker.optrace import canary  # names only; nothing of the worker runs here
 
     if canary("start", nonce) not in names or canary("end", nonce) not in names:
         return f"{label}: the operation trace was switched off while your code ran"

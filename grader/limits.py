@@ -1,7 +1,8 @@
 """Every limit's default, in one place (shared by both sides): what a worker may use, how big a
 message, a frame or a submission may be, and the ranges an operator may set.
 
-Pure data, no imports of the grader: the trusted side, the fork server and the worker read it alike.
+Shared by both sides (see grader/worker/__init__.py). Pure data, no imports of the grader: the
+trusted side, the fork server and the worker read it alike.
 """
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ MAX_SOURCE_BYTES = 4 * MiB
 
 # torch threads in a worker (exercise tensors are tiny: more threads only add overhead).
 THREADS = 1
+
+# A candidate handed in as an archive (grader.archives): its members, and their bytes unpacked, all together.
+MAX_ARCHIVE_MEMBERS = 500
+MAX_ARCHIVE_BYTES = 32 * MiB
 
 # Processes + threads a confined worker's user may run (RLIMIT_NPROC): fork bombs and thread floods stop here.
 MAX_TASKS = 256

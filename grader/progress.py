@@ -152,6 +152,12 @@ def reveal_hint(conn: sqlite3.Connection, exercise: str, level: int) -> None:
                  (exercise, level, clock.now_iso()))
 
 
+def practice_so_far(conn: sqlite3.Connection, exercise: str) -> dict:
+    """{"attempts": n, "hints_used": k} recorded for `exercise` so far."""
+    attempts = conn.execute("SELECT COUNT(*) FROM attempts WHERE exercise = ?", (exercise,)).fetchone()[0]
+    return {"attempts": attempts, "hints_used": hints_used(conn, exercise)}
+
+
 def start_timer(conn: sqlite3.Connection, exercise: str) -> None:
     """`grade drill` began `exercise` now: its attempts count their time from here until one passes."""
     conn.execute("INSERT OR REPLACE INTO timers (exercise, started_at) VALUES (?, ?)", (exercise, clock.now_iso()))

@@ -13,7 +13,7 @@ import torch
 
 from grader import channel, clock, constraints, wire
 from grader.limits import MiB, Limits
-from grader.sandbox import Worker, WorkerConfig, WorkerPool
+from grader.supervisor import Worker, WorkerConfig, WorkerPool
 
 TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
 
@@ -274,7 +274,7 @@ class RemoteObject:
 
 
 class _Lib:
-    """`candidate.lib.NAME(...)` runs `grader.remote_ops.NAME` in the worker.
+    """`candidate.lib.NAME(...)` runs `grader.worker.remote_ops.NAME` in the worker.
 
     Pass `_timeout_factor=F` to allow F times the per-call limit (e.g. for training)."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from grader import plots
+from grader import i18n, plots
 from grader.categories import CATEGORIES
 from grader.results import RunResult
 
@@ -36,15 +36,17 @@ _DIAGNOSTIC_ROWS = (
 )
 
 
-def render_report(run: RunResult) -> str:
-    """The report of `run` as one HTML document (inline CSS and SVG, no scripts, no external resources)."""
+def render_report(run: RunResult, lang: str = "en") -> str:
+    """The report of `run` as one HTML document (inline CSS and SVG, no scripts, no external
+    resources), its labels in `lang` (en or zh)."""
     data = clean(run.to_dict())
-    return _environment().get_template("report.html.j2").render(run=data, categories=CATEGORIES)
+    return _environment().get_template("report.html.j2").render(run=data, categories=CATEGORIES, lang=lang,
+                                                                _=i18n.translator(lang))
 
 
-def write_report(run: RunResult, path: str | Path) -> None:
+def write_report(run: RunResult, path: str | Path, lang: str = "en") -> None:
     """Write the report of `run` to `path` (UTF-8)."""
-    Path(path).write_text(render_report(run), encoding="utf-8")
+    Path(path).write_text(render_report(run, lang), encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)

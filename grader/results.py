@@ -60,6 +60,7 @@ class ExerciseResult:
     not_applicable: dict = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
     likely_mistake: dict | None = None  # grader.diagnosis: names, en, zh, test, evidence
+    practice: dict | None = None  # in a learner's workspace: attempts and hints used so far (grader.progress)
 
     @property
     def score(self) -> float:

@@ -12,10 +12,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from grader import clock, confine, constraints, memcap
+from grader import clock, constraints
 from grader.discovery import Exercise
 from grader.limits import DEFAULTS, MAX_SOURCE_BYTES, MiB, Limits
-from grader.sandbox import WorkerConfig, WorkerPool
+from grader.supervisor import WorkerConfig, WorkerPool
+from grader.worker import confine, memcap  # only to ask what this machine allows
 
 if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade --help` stays fast
     import torch

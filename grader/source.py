@@ -1,4 +1,7 @@
-"""Reading a submission's source exactly as Python does: PEP 263 coding lines, a UTF-8 BOM, any newlines."""
+"""Reading a submission's source exactly as Python does: PEP 263 coding lines, a UTF-8 BOM, any newlines.
+
+Shared by both sides (see grader/worker/__init__.py): the static gate reads the file, the worker its copy.
+"""
 from __future__ import annotations
 
 import importlib.util

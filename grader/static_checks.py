@@ -8,7 +8,8 @@ import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader import policy, tripwires
+from grader import policy
+from grader.worker import tripwires  # resolve(): the same name lookup the guards use
 from grader.source import SourceError, read_source
 
 

@@ -1,6 +1,7 @@
 """Models and data for convergence tests: small synthetic tasks built around a module under test.
 
-The same classes wrap the candidate's module in the worker and the reference in the grader.
+Shared by both sides (see grader/worker/__init__.py): the same classes wrap the candidate's module in
+the worker (`candidate.lib.build`) and the reference in the grader.
 """
 from __future__ import annotations
 

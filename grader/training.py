@@ -1,5 +1,8 @@
 """A small deterministic training loop, run on the candidate's model in the worker and on the
-reference model in the grader with the same data, seed and initial weights."""
+reference model in the grader with the same data, seed and initial weights.
+
+Shared by both sides (see grader/worker/__init__.py): `candidate.lib.fit` runs it in the worker.
+"""
 from __future__ import annotations
 
 import torch

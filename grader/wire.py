@@ -1,4 +1,7 @@
-"""Safe by-value encoding of plain data and tensors across the worker boundary (no pickle)."""
+"""Safe by-value encoding of plain data and tensors across the worker boundary (no pickle).
+
+Shared by both sides (see grader/worker/__init__.py): the worker encodes, the grader decodes.
+"""
 from __future__ import annotations
 
 import json

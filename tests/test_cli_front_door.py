@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, sandbox
+from grader import cli, supervisor
 from grader.console import Progress
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
@@ -99,7 +99,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
 def test_an_operator_mistake_is_refused_at_once(case, door, monkeypatch, capsys):
     _, args, words = case
-    monkeypatch.setattr(sandbox.WorkerPool, "start", _no_grading)
+    monkeypatch.setattr(supervisor.WorkerPool, "start", _no_grading)
     monkeypatch.setattr(sys, "argv", ["grade", *(a.format(**door) for a in args)])
     start = time.monotonic()
     with pytest.raises(SystemExit) as stop:
@@ -122,7 +122,7 @@ def test_bad_inputs_table_is_large_enough():
 def test_missing_output_folders_are_created_up_front(door, monkeypatch, capsys):
     """The folders exist before grading starts (here grading is stopped at its first step)."""
     out = door["P"] / "new" / "deeper" / "r.json"
-    monkeypatch.setattr(sandbox.WorkerPool, "start", _no_grading)
+    monkeypatch.setattr(supervisor.WorkerPool, "start", _no_grading)
     monkeypatch.setattr(sys, "argv", ["grade", str(door["EX"]), "--submission", str(door["GOOD"]), "--json", str(out)])
     with pytest.raises(AssertionError, match="fork server was started"):
         cli.main(standalone_mode=False)

@@ -1,10 +1,10 @@
-"""grader.confine: namespaces, a read-only file system, hidden paths and user nobody for a worker."""
+"""grader.worker.confine: namespaces, a read-only file system, hidden paths and user nobody for a worker."""
 import json
 import os
 
 import pytest
 
-from grader import confine, worker
+from grader.worker import confine, serve
 
 needs_root = pytest.mark.skipif(not confine.available(), reason="confinement needs Linux and root")
 
@@ -41,7 +41,7 @@ def test_isolated_child_sees_nothing_hidden_and_writes_nowhere_else(tmp_path):
     outside = tmp_path / "outside.txt"
 
     def probe():
-        workdir = confine.isolate(worker.allowed_paths([str(secret)]), [str(secret)], 1 << 20, loopback=False,
+        workdir = confine.isolate(serve.allowed_paths([str(secret)]), [str(secret)], 1 << 20, loopback=False,
                                   build_in=str(tmp_path / "root"))
         confine.drop_privileges()
         seen = {"uid": os.getuid(), "workdir": workdir}
@@ -84,7 +84,7 @@ def test_the_worker_sees_only_what_is_allowed(tmp_path):
     """The new root holds the system's libraries, the interpreter, site-packages and the harness's
     package: not the project around it, its .git, home folders or other checkouts; a hidden path
     inside an allowed folder stays hidden; torch still works; only scratch is writable."""
-    project = os.path.dirname(os.path.dirname(confine.__file__))
+    project = os.path.dirname(os.path.dirname(os.path.dirname(confine.__file__)))
     allowed = tmp_path / "allowed"
     (allowed / "secret").mkdir(parents=True)
     (allowed / "module.py").write_text("x = 1\n")
@@ -93,13 +93,13 @@ def test_the_worker_sees_only_what_is_allowed(tmp_path):
 
     def probe():
         hidden = [os.path.join(project, name) for name in ("solutions", "exercises", "tests")]
-        confine.isolate([*worker.allowed_paths(hidden), str(allowed)], [str(allowed / "secret")], 1 << 20,
+        confine.isolate([*serve.allowed_paths(hidden), str(allowed)], [str(allowed / "secret")], 1 << 20,
                         loopback=False, build_in=str(tmp_path / "root"))
         confine.drop_privileges()
         import torch
 
         seen = {name: os.path.exists(path) for name, path in {
-            "harness": os.path.join(project, "grader", "worker.py"), "git": os.path.join(project, ".git"),
+            "harness": os.path.join(project, "grader", "worker", "serve.py"), "git": os.path.join(project, ".git"),
             "solutions": os.path.join(project, "solutions"), "exercises": os.path.join(project, "exercises"),
             "allowed": str(allowed / "module.py"), "secret": str(allowed / "secret" / "ref.py"),
             "home": os.path.expanduser("~/.bashrc"), "project": os.path.join(project, "README.md"),

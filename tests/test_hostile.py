@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import confine, harness_tests, memcap
+from grader import harness_tests
+from grader.worker import confine, memcap
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.session import Settings

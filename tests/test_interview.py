@@ -69,6 +69,8 @@ def test_an_interview_from_the_command_line(tiny_project, tmp_path):
     assert p.returncode == 0 and "1/1 passed" in p.stdout and "90_scale  passed after" in p.stdout, p.stdout
     assert grade("drill", "--end", cwd=ws).returncode == 2
     assert grade("hint", "90_scale", cwd=ws).returncode == 0  # hints are back
+    p = grade("90_scale", cwd=ws)
+    assert "practice: attempt 2 · 1 hints used" in p.stdout, p.stdout  # shown with every later attempt
 
 
 def test_the_dashboard_shows_scores_mastery_reviews_and_interviews(tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import kit, remote_ops, training
+from grader import kit, training
+from grader.worker import remote_ops
 from grader.proxy import CandidateError
 
 f64 = torch.float64
@@ -34,7 +35,7 @@ class Checked:
 
 
 def local_candidate(**names):
-    """The `candidate` fixture's interface, in process: names as given, `lib` from grader.remote_ops."""
+    """The `candidate` fixture's interface, in process: names as given, `lib` from grader.worker.remote_ops."""
     lib = SimpleNamespace(grads=remote_ops.grads, build=remote_ops.build,
                           fit=lambda *a, _timeout_factor=1, **k: WORKER_FIT(*a, **k))
     return SimpleNamespace(lib=lib, **names)
@@ -124,6 +125,18 @@ def test_assert_state_shapes_names_what_differs():
                                 {"weight": (3, 4), "bias": (3,)}, "Linear(4, 3)")
 
 
+def test_assert_state_close_names_the_entry_and_the_moment():
+    bn = nn.BatchNorm1d(3)
+    kit.assert_state_close(nn.BatchNorm1d(3).state_dict(), bn.state_dict(), "initially")
+    with pytest.raises(kit.Mismatch, match=r"state_dict after step 1: expected the entries \[.*\], got \['bias'"):
+        kit.assert_state_close({"bias": bn.bias.detach()}, bn.state_dict(), "after step 1")
+    moved = {**bn.state_dict(), "running_var": bn.running_var + 0.5}
+    with pytest.raises(kit.Mismatch, match=r"running_var after step 2: 3 of 3 compared elements"):
+        kit.assert_state_close(moved, bn.state_dict(), "after step 2")
+    with pytest.raises(kit.Mismatch, match="num_batches_tracked after .to: expected dtype torch.int64"):
+        kit.assert_state_close({**bn.state_dict(), "num_batches_tracked": torch.tensor(0.0)}, bn.state_dict(), "after .to")
+
+
 # -- gradients --------------------------------------------------------------------------------
 def linear_args(g):
     return {"x": torch.randn(5, 4, generator=g, dtype=f64), "w": torch.randn(3, 4, generator=g, dtype=f64)}
@@ -163,6 +176,11 @@ def test_check_finite_differences_of_functions_and_modules():
     sd = {"weight": torch.randn(3, 4, generator=g, dtype=f64), "bias": torch.randn(3, generator=g, dtype=f64)}
     kit.check_finite_differences(local_candidate(), module, {"x": torch.randn(2, 4, generator=g, dtype=f64)}, g=g,
                                  state_dict=sd)
+    norm = nn.BatchNorm1d(4).double().eval()  # buffers stay as they are; weight and bias are differentiated
+    norm.running_var.fill_(2.0)
+    kit.check_finite_differences(local_candidate(), norm, {"x": torch.randn(3, 4, generator=g, dtype=f64)}, g=g,
+                                 state_dict={"weight": torch.rand(4, generator=g, dtype=f64), "bias": torch.zeros(4, dtype=f64)})
+    assert float(norm.running_var[0]) == 2.0
 
 
 # -- calls --------------------------------------------------------------------------------------

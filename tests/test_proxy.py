@@ -4,7 +4,7 @@ import torch
 
 from grader.proxy import Candidate, CandidateError, MissingName, RemoteObject
 from grader.limits import Limits
-from grader.sandbox import WorkerConfig
+from grader.supervisor import WorkerConfig
 from tests.conftest import write_candidate
 
 SOURCE = """

@@ -123,7 +123,7 @@ def test_candidate_text_is_escaped_and_cleaned(html):
 def test_summary_and_settings(html):
     assert "Grading report" in html and 'badge big fail">failed' in html
     assert "<b>5 / 14</b> points (36%)" in html
-    assert "1 of 2 exercises passed" in html
+    assert "1 / 2 exercises passed" in html
     for text in ("1234", "2024-05-01T12:00:00+00:00", "2.4.0", "3.11.9", "grader-results/1", "memory_mb"):
         assert text in html
 
@@ -238,7 +238,7 @@ def test_browser_dom(chromium, tmp_path, html):
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
     dom = _browse(chromium + ["--dump-dom", page.as_uri()])
-    assert "Grading report" in dom and "1 of 2 exercises passed" in dom
+    assert "Grading report" in dom and "1 / 2 exercises passed" in dom
     assert "test_forward_values" in dom and "test_learns_copy_task" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script" not in dom.lower() and "<img" not in dom.lower()
@@ -252,3 +252,44 @@ def test_browser_screenshot(chromium, tmp_path, html):
     _browse(chromium + [f"--screenshot={png}", "--window-size=1280,2000", page.as_uri()])
     assert png.exists() and png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _png_pixels(png: bytes) -> tuple[int, int, list[bytes]]:
+    """(width, height, rows of RGB(A) bytes) of an 8-bit, non-interlaced PNG (what Chromium writes)."""
+    import struct
+    import zlib
+
+    pos, chunks = 8, {}
+    while pos < len(png):
+        size, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        chunks.setdefault(kind, []).append(png[pos + 8:pos + 8 + size])
+        pos += 12 + size
+    width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][0][:10])
+    assert depth == 8 and color in (2, 6), (depth, color)
+    step = 3 if color == 2 else 4
+    raw, rows, prev = zlib.decompress(b"".join(chunks[b"IDAT"])), [], bytearray(width * step)
+    for y in range(height):
+        kind, line = raw[y * (width * step + 1)], bytearray(raw[y * (width * step + 1) + 1:(y + 1) * (width * step + 1)])
+        for i in range(len(line)):
+            left, up = line[i - step] if i >= step else 0, prev[i]
+            corner = prev[i - step] if i >= step else 0
+            p = left + up - corner
+            pred = {0: 0, 1: left, 2: up, 3: (left + up) // 2,
+                    4: min((abs(p - left), left), (abs(p - up), up), (abs(p - corner), corner))[1]}[kind]
+            line[i] = (line[i] + pred) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, len(r), step)]
+
+
+@pytest.mark.slow
+def test_browser_a_likely_mistake_is_above_the_fold_on_a_phone(chromium, tmp_path):
+    failing = _failing_exercise()
+    failing.likely_mistake = {"names": ["scale_by_d_model"], "en": ["Scores divided by sqrt(d_model)."],
+                              "zh": ["分数除以了 sqrt(d_model)。"], "test": "test_forward_values", "evidence": "same"}
+    page, png = tmp_path / "report.html", tmp_path / "phone.png"
+    page.write_text(render_report(_run(failing)), encoding="utf-8")
+    _browse(chromium + [f"--screenshot={png}", "--window-size=390,844", page.as_uri()])
+    width, height, pixels = _png_pixels(png.read_bytes())
+    assert (width, height) == (390, 844)
+    assert bytes((0xFF, 0xF6, 0xE8)) in set(pixels), "the diagnosis box (#fff6e8) is not in the first screen"

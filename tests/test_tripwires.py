@@ -1,4 +1,4 @@
-"""grader.tripwires: forbidden APIs raise in the worker; the fork server's index finds exactly the
+"""grader.worker.tripwires: forbidden APIs raise in the worker; the fork server's index finds exactly the
 bindings a full scan of every module finds."""
 import json
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from grader import tripwires
+from grader.worker import tripwires
 from grader.discovery import discover
 from tests.conftest import REPO
 
@@ -15,7 +15,7 @@ from tests.conftest import REPO
 # installs the guards and reports every binding that now holds a guard.
 SCRIPT = r"""
 import json, os, sys, types
-from grader import zygote, tripwires, worker, remote_ops
+from grader.worker import zygote, tripwires, serve, remote_ops
 import torch
 zygote._warm_up()
 if sys.argv[1] == "indexed":
@@ -29,7 +29,7 @@ for line in sys.stdin:
     if os.fork() == 0:
         os.close(r)
         if job["support"]:
-            worker.load_module_from(job["support"], remote_ops.SUPPORT_MODULE)
+            serve.load_module_from(job["support"], remote_ops.SUPPORT_MODULE)
         installed = tripwires.install(job["forbidden"])
         found = sorted({f"{name}.{attr} = guard of {is_guard(v)}" for name, m in list(sys.modules.items())
                         for attr, v in tripwires._namespace(m) if is_guard(v)})

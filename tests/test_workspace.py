@@ -67,6 +67,7 @@ def test_init_then_grade_inside_the_workspace_records_attempts(tiny_project, tmp
     assert p.returncode == 0, p.stderr
     second = json.loads(p.stdout)["exercises"][0]
     assert second["submission"] == str(copy) and second["score"] == second["max_score"] > first["score"] == 0
+    assert (first["practice"], second["practice"]) == ({"attempts": 1, "hints_used": 0}, {"attempts": 2, "hints_used": 0})
     assert _attempts(db) == [("90_scale", "fail", 0.0, first["max_score"], 0),
                              ("90_scale", "pass", second["score"], second["max_score"], 0)]
     assert (tiny_project / "exercises" / "90_scale" / "solution.py").read_text() == TINY_STUB  # untouched

@@ -74,3 +74,46 @@ def train_on(module: nn.Module, batches: list) -> None:
     with torch.no_grad():
         for x in batches:
             module(x)
+
+
+def random_state(F: int, g: torch.Generator) -> dict:
+    """A float64 state_dict (also nn.BatchNorm1d's): weight around 1, bias and running_mean around 0,
+    running_var in [0.5, 1.5], num_batches_tracked in 0..4."""
+    z = [torch.randn(F, generator=g, dtype=torch.float64) for _ in range(3)]
+    return {"weight": 1.0 + 0.5 * z[0], "bias": 0.5 * z[1], "running_mean": z[2],
+            "running_var": 0.5 + torch.rand(F, generator=g, dtype=torch.float64),
+            "num_batches_tracked": torch.randint(0, 5, (), generator=g)}
+
+
+def random_batch(shape: tuple, g: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+    """(*shape) features, each with its own offset (up to ~3) and scale (log-normal), so statistics matter."""
+    F = shape[-1]
+    shift, scale = 3.0 * torch.randn(F, generator=g, dtype=torch.float64), torch.randn(F, generator=g).exp()
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale.double() + shift).to(dtype)
+
+
+def badly_scaled_task(g: torch.Generator, features: int = 6, n_train: int = 1024, n_test: int = 512):
+    """Two classes split by the hyperplane z . u = 0 with a margin of 1, seen through features
+    x = z * scale + offset whose scales span 10^-2..10^2 and offsets up to 10 scales:
+    (x_train, y_train, x_test, y_test)."""
+    u = torch.randn(features, generator=g)
+    scale = 10 ** (2 * (2 * torch.rand(features, generator=g) - 1))  # (F,)
+    offset = scale * 10 * (2 * torch.rand(features, generator=g) - 1)  # (F,)
+    z = torch.randn(n_train + n_test, features, generator=g)
+    label = (z @ u > 0).long()
+    x = (z + (2 * label - 1)[:, None].float() * 0.5 * u / u.norm()) * scale + offset
+    return x[:n_train], label[:n_train], x[n_train:], label[n_train:]
+
+
+def parameter_rows(model: nn.Module) -> list:
+    """What named_parameters() says, as parameter_table's rows."""
+    return [{"name": n, "shape": tuple(p.shape), "numel": p.numel(), "requires_grad": p.requires_grad}
+            for n, p in model.named_parameters()]
+
+
+def calibrate(module: nn.Module, x: torch.Tensor, seed: int, batches: int = 150, size: int = 64):
+    """A calibration pass: `batches` random batches of `size` rows of x through `module` in training
+    mode, without backward; returns its running_mean and running_var afterwards."""
+    g = torch.Generator().manual_seed(seed)
+    train_on(module, [x[torch.randint(len(x), (size,), generator=g)] for _ in range(batches)])
+    return module.running_mean, module.running_var

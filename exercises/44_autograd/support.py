@@ -7,6 +7,8 @@ handle). Every verdict is made by the tests from those values.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -166,3 +168,22 @@ class ActivationMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))  # (N, C)
+
+
+def teacher_task(g: torch.Generator, d_in: int = 8, classes: int = 4, step: float = 0.5):
+    """A linear rule on the weight grid: teacher weights in step * {-2..2}; x ~ N(0, I); label = argmax
+    of x @ teacher.T. (x_train, y_train, x_test, y_test) with 1024 and 512 rows."""
+    teacher = step * torch.randint(-2, 3, (classes, d_in), generator=g).float()
+    x = torch.randn(1536, d_in, generator=g)
+    y = (x @ teacher.T).argmax(-1)
+    return x[:1024], y[:1024], x[1024:], y[1024:]
+
+
+def rings_task(g: torch.Generator, n: int = 512):
+    """Class 0 on a disk of radius 0.5, class 1 on the annulus 1 < r < 1.5 (no line separates them):
+    (x_train, y_train, x_test, y_test), n rows each."""
+    label = torch.randint(2, (2 * n,), generator=g)
+    radius = torch.where(label == 1, 1.0 + 0.5 * torch.rand(2 * n, generator=g), 0.5 * torch.rand(2 * n, generator=g).sqrt())
+    angle = 2 * math.pi * torch.rand(2 * n, generator=g)
+    x = torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)  # (2n, 2)
+    return x[:n], label[:n], x[n:], label[n:]

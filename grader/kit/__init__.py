@@ -7,7 +7,7 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
-  `assert_follows_global_seed`;
+  `assert_follows_global_seed`; a state_dict's values: `assert_state_close`;
 - statistics (`grader.kit.statistics`): `assert_within` (a bound), `assert_uniform` (a KS test), `assert_rate`
   (a share of draws, e.g. of dropped elements, near its probability);
 - comparisons (re-exported from `grader.compare`): `assert_close`, `assert_equal`, `assert_shape`,
@@ -58,6 +58,7 @@ from grader.kit.support import exercise_support
 from grader.kit.statistics import assert_rate, assert_uniform, assert_within
 from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
                                 load, random_state_dict, same_init, twins)
+from grader.kit.weights import assert_state_close
 
 __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
@@ -71,4 +72,5 @@ __all__ = [
     "assert_rate", "assert_uniform", "assert_within",
     "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
     "twins",
+    "assert_state_close",
 ]

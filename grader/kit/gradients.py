@@ -72,15 +72,17 @@ def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = No
     """The candidate's gradients of `fn(*args.values(), **kwargs)` must agree with central differences
     of its own forward along random directions (`grader.gradcheck`), w.r.t. every floating tensor
     in `args` and, when `fn` is a remote module, every entry of `state_dict` (float64 weights loaded
-    into it to differentiate at). grad_output defaults to N(0, 1) of the output's shape;
-    options: directions, eps, rtol, atol of `check_directional_derivatives`.
+    into it to differentiate at; the module's other entries, such as buffers, keep their values);
+    grad_output defaults to N(0, 1) of the output's shape; options: directions, eps, rtol, atol of
+    `check_directional_derivatives`.
 
     >>> check_finite_differences(candidate, candidate.conv2d, {"x": x, "weight": w, "bias": b}, {"groups": 2}, g=g)
     >>> check_finite_differences(candidate, cand, {"x": x}, {"causal": True}, g=g, state_dict=sd)
     """
     kwargs, state_dict = kwargs or {}, state_dict or {}
+    base = fn.state_dict() if state_dict else {}  # the entries not in state_dict (e.g. buffers) keep their values
     if state_dict:
-        fn.load_state_dict(state_dict)
+        fn.load_state_dict({**base, **state_dict})
     if grad_output is None:
         out = assert_tensor(fn(*args.values(), **kwargs), "output")
         grad_output = torch.randn(out.shape, generator=g, dtype=f64)
@@ -92,7 +94,7 @@ def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = No
 
     def forward(point):
         if state_dict:
-            fn.load_state_dict({k: point[k] for k in state_dict})
+            fn.load_state_dict({**base, **{k: point[k] for k in state_dict}})
         return fn(*(point.get(n, v) if n in inputs else v for n, v in args.items()), **kwargs)
 
     check_directional_derivatives(forward, {**inputs, **state_dict}, analytic, grad_output, g, **options)

@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from grader.compare import Mismatch, assert_equal, assert_shape, assert_tensor
+from grader.compare import Mismatch, assert_close, assert_equal, assert_shape, assert_tensor
 from grader.kit.cases import f64, seeded
 
 NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)
@@ -109,6 +109,19 @@ def load(module, state_dict: dict, dtype=None):
         module = module.to(dtype)
     module.load_state_dict(state_dict)
     return module
+
+
+def assert_state_close(got, expected: dict, what: str = "") -> None:
+    """A state_dict (e.g. the candidate's, returned by value) must hold exactly the entries of
+    `expected`, each close to it (shape, dtype, values); a failure names the entry and `what`.
+
+    >>> assert_state_close(cand.state_dict(), ref.state_dict(), "after training step 2 vs the reference")
+    """
+    if not isinstance(got, dict) or set(got) != set(expected):
+        found = sorted(got) if isinstance(got, dict) else type(got).__name__
+        raise Mismatch(f"state_dict {what}: expected the entries {sorted(expected)}, got {found}")
+    for name, value in expected.items():
+        assert_close(got[name], value, f"{name} {what}")
 
 
 def assert_state_shapes(module, expected, what: str = "the module") -> None:

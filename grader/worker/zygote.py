@@ -1,8 +1,8 @@
 """Fork server: preloads torch once, then forks confined worker processes on request.
 
-Runs as its own process (`python -m grader.zygote`), started by `grader.sandbox`. It never
+Runs as its own process (`python -m grader.worker.zygote`), started by `grader.supervisor`. It never
 imports candidate code itself; each forked child confines itself and then serves one session
-(`grader.worker.serve`). Protocol on the inherited SOCK_SEQPACKET socket:
+(`grader.worker.serve.serve`). Protocol on the inherited SOCK_SEQPACKET socket:
   request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
   reply    {"spawned": pid} | {"spawn_failed": message}
   event    {"exited": pid, "status": waitpid status, "oom": killed for going over its memory cgroup's cap}
@@ -23,15 +23,15 @@ import signal
 import socket
 import sys
 
-from grader import confine, memcap, tripwires
+from grader.worker import confine, memcap, tripwires
 from grader.limits import MAX_CONTROL_MESSAGE
 
 _spawned = itertools.count()
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m grader.zygote FD [--user-namespace] [MODULE ...]` (FD: the socket,
-    MODULEs to preload; --user-namespace: confine workers without root, see grader.confine)."""
+    """Entry point: `python -m grader.worker.zygote FD [--user-namespace] [MODULE ...]` (FD: the socket,
+    MODULEs to preload; --user-namespace: confine workers without root, see grader.worker.confine)."""
     sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGTERM, _stop)
     confine.die_with_parent(signal.SIGTERM)
@@ -42,8 +42,8 @@ def main(argv: list[str]) -> None:
     try:
         for name in argv[1:]:
             importlib.import_module(name)
-        import grader.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
-        import grader.worker  # noqa: F401
+        import grader.worker.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
+        import grader.worker.serve  # noqa: F401
         _warm_up()
         tripwires.prepare()  # where every object is bound, inherited by each worker (its guards install in ~1 ms)
         if not _stopping:
@@ -167,8 +167,8 @@ def _child(config: dict, fds: list[int], closing: list[int]) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in closing:
             os.close(fd)
-        from grader import worker
-        worker.start(config, ctl_fd=fds[0], out_fd=fds[1])
+        from grader.worker import serve
+        serve.start(config, ctl_fd=fds[0], out_fd=fds[1])
     finally:
         os._exit(70)
 

@@ -1,4 +1,4 @@
-"""grader.sandbox: workers are forked fast, confined, killed as a group, and their output capped."""
+"""grader.supervisor: workers are forked fast, confined, killed as a group, and their output capped."""
 import os
 import signal
 import time
@@ -7,7 +7,7 @@ import pytest
 
 from grader import channel
 from grader.limits import Limits
-from grader.sandbox import WorkerConfig, describe_status
+from grader.supervisor import WorkerConfig, describe_status
 from tests.conftest import write_candidate
 
 
@@ -66,7 +66,7 @@ def test_status_descriptions():
 
 
 def test_a_dead_fork_server_is_restarted(tmp_path):
-    from grader.sandbox import WorkerPool
+    from grader.supervisor import WorkerPool
 
     pool = WorkerPool()
     try:

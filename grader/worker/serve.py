@@ -1,4 +1,4 @@
-"""The untrusted side: a forked worker confines itself, imports the candidate, serves calls.
+"""A forked worker (worker side): it confines itself, imports the candidate, serves calls.
 
 Nothing here decides pass or fail. The worker answers requests from the trusted grader
 (`grader.proxy`) with values encoded by `grader.wire`; anything that is not plain data comes
@@ -20,8 +20,9 @@ import types
 
 import torch
 
-from grader import channel, confine, memcap, remote_ops, source as sources, wire
+from grader import channel, source as sources, wire
 from grader.limits import DEFAULTS, MiB, THREADS
+from grader.worker import confine, memcap, remote_ops
 
 CTL_FD = 3
 MAX_MESSAGE = DEFAULTS.message_mb * MiB  # what the grader may send in one request
@@ -53,12 +54,12 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
     confine.die_with_parent(signal.SIGKILL)  # the fork server's death is ours, and our namespace's
     _scrub_environment(config, workdir)
     if config.get("forbidden"):
-        from grader import tripwires
+        from grader.worker import tripwires
 
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
     torch.set_num_threads(max(1, int(config.get("threads", THREADS))))
-    serve(socket.socket(fileno=CTL_FD), Session(config, source))
+    serve(socket.socket(fileno=CTL_FD), RequestHandler(config, source))
 
 
 def _read_source(path: str) -> str | sources.SourceError | None:
@@ -132,7 +133,7 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class Session:
+class RequestHandler:
     """The worker's object table and the operations the grader may ask for."""
 
     def __init__(self, config: dict, source: str | sources.SourceError | None = None):
@@ -147,7 +148,7 @@ class Session:
         self.trace = None
         if not (request.get("trace") and self.config.get("forbidden_ops")):
             return self._handle(request)
-        from grader import optrace
+        from grader.worker import optrace
 
         with optrace.Trace(str(request["trace"])) as self.trace:  # names filled in on leaving
             return self._handle(request)
@@ -231,7 +232,7 @@ class Session:
         return ref
 
 
-def serve(ctl: socket.socket, session: Session) -> None:
+def serve(ctl: socket.socket, handler: RequestHandler) -> None:
     """Answer requests until the grader closes the socket."""
     while True:
         try:
@@ -239,11 +240,11 @@ def serve(ctl: socket.socket, session: Session) -> None:
         except (channel.ChannelClosed, wire.WireError):
             break
         try:
-            reply = {"ok": session.handle(request)}
+            reply = {"ok": handler.handle(request)}
         except BaseException as e:  # the candidate's failure is data for the grader
-            reply = {"error": describe_exception(e, session.config.get("submission"))}
-        if getattr(session, "trace", None) is not None:
-            reply["trace"] = {"names": session.trace.names}
+            reply = {"error": describe_exception(e, handler.config.get("submission"))}
+        if getattr(handler, "trace", None) is not None:
+            reply["trace"] = {"names": handler.trace.names}
         try:
             data = wire.encode(reply)
         except Exception as e:

@@ -1,4 +1,5 @@
-"""Trusted side of the sandbox: start the fork server, spawn and kill confined workers, capture output."""
+"""The trusted side of the sandbox: start the fork server (grader.worker.zygote), spawn, talk to and
+kill confined workers, capture their output. Nothing of the worker side is imported here."""
 from __future__ import annotations
 
 import json
@@ -135,7 +136,7 @@ class WorkerPool:
     def __init__(self, output_bytes: int = DEFAULTS.output_bytes, preload: tuple[str, ...] = ("torch",),
                  user_namespace: bool = False):
         self.output_bytes, self.preload = output_bytes, preload
-        self.user_namespace = user_namespace  # confine workers without root (see grader.confine)
+        self.user_namespace = user_namespace  # confine workers without root (see grader.worker.confine)
         self.tmp = tempfile.mkdtemp(prefix="grader-run-")
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -157,7 +158,7 @@ class WorkerPool:
             raise SandboxError("the grader is stopping: no more workers")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "grader.zygote", str(theirs.fileno()),
+            [sys.executable, "-P", "-m", "grader.worker.zygote", str(theirs.fileno()),
              *(["--user-namespace"] if self.user_namespace else []), *self.preload],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             cwd=self.tmp, start_new_session=True, env=worker_environment(),
@@ -197,7 +198,7 @@ class WorkerPool:
             return predicate()
 
     def spawn(self, config: WorkerConfig) -> Worker:
-        """A new confined worker running `grader.worker.start` with `config`."""
+        """A new confined worker running `grader.worker.serve.start` with `config`."""
         with self._lock:
             self.start()
             if not self._await(lambda: any("ready" in r for r in self._replies), limits.FORK_SERVER_START_S):
