@@ -379,6 +379,9 @@ def test_statistics():
         kit.assert_within(right * 1.5, 1.0, "weight", " (fan_in)")
     with pytest.raises(kit.Mismatch, match="do not look like draws from U\\(-1, 1\\): Kolmogorov-Smirnov distance"):
         kit.assert_uniform(right * 0.5, 1.0, "weight")  # a wrong scale, within the bound
+    assert abs(kit.assert_rate(right < -0.4, 0.3, "dropped") - 0.3) < 0.05  # P(U(-1, 1) < -0.4) = 0.3
+    with pytest.raises(kit.Mismatch, match=r"dropped: 50\.\d+% of 4096; expected 30\.00% ± 4\.30%"):
+        kit.assert_rate(right < 0, 0.3, "dropped")
 
 
 def test_assert_appending_changes_nothing():

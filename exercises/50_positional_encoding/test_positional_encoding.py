@@ -1,6 +1,5 @@
-"""Suite for 50_positional_encoding: `sinusoidal_table` vs a plain-loop float64 formula, `PositionalEncoding` (a fixed
-non-persistent buffer) and `LearnedPositionalEmbedding` (an nn.Embedding) in both layouts, gradients, a task that
-needs positions, the relative-shift property, dropout, and clear errors for sequences longer than max_len."""
+"""Suite for 50_positional_encoding: `sinusoidal_table` vs a plain-loop formula, `PositionalEncoding` (a non-persistent
+buffer), `LearnedPositionalEmbedding` in both layouts: gradients, a task, relative shifts, dropout, max_len errors."""
 import math
 
 import pytest
@@ -18,8 +17,7 @@ bases = st.sampled_from([10000.0, 10000.0, 100.0, 523.5])
 
 
 def formula_table(max_len: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    """The paper's formula element by element in Python floats: PE[t, j] = sin(t w) for even j, cos(t w) for odd j,
-    with w = base^(-2i/d) and 2i = j - j % 2."""
+    """The paper's formula in Python floats: PE[t, j] = sin(t w) (even j), cos(t w) (odd j); w = base^(-(j - j%2)/d)."""
     return torch.tensor([[(math.cos if j % 2 else math.sin)(t * math.pow(base, -(j - j % 2) / d_model))
                           for j in range(d_model)] for t in range(max_len)], dtype=f64).reshape(max_len, d_model)
 
@@ -38,14 +36,18 @@ class Seq(kit.Case):
     def layout(self, x_btd: torch.Tensor) -> torch.Tensor:  # (B, T, D) to the module's layout and back
         return x_btd if self.batch_first else x_btd.transpose(0, 1).contiguous()
 
+    def x(self, dtype=torch.float32, g=None) -> torch.Tensor:  # (B, T, D) ~ N(0, 1) in the module's layout
+        return self.layout(torch.randn(self.B, self.T, self.D, generator=g or self.generator(), dtype=dtype))
+
+    def module(self, lib, **kwargs):
+        return getattr(lib, self.name)(self.D, self.T + self.extra, batch_first=self.batch_first, **kwargs)
+
     def build(self, candidate, reference, dtype=f64, dropout=0.3):
         """Candidate and reference modules (eval mode, the same weights), x in the layout, the (T, D) rows to add."""
         g = self.generator()
-        cand, ref, sd = kit.twins(lambda lib: getattr(lib, self.name)(self.D, self.T + self.extra, dropout=dropout,
-                                                                      batch_first=self.batch_first),
-                                  candidate, reference, g, dtype=dtype)
+        cand, ref, sd = kit.twins(lambda lib: self.module(lib, dropout=dropout), candidate, reference, g, dtype=dtype)
         rows = formula_table(self.T, self.D) if not sd else sd["embedding.weight"][:self.T].double()
-        return cand.eval(), ref.eval(), self.layout(torch.randn(self.B, self.T, self.D, generator=g, dtype=dtype)), rows
+        return cand.eval(), ref.eval(), self.x(dtype, g), rows
 
 
 def seqs(name=st.sampled_from(CLASSES), B=st.integers(1, 3)):
@@ -63,40 +65,28 @@ def test_table_shape_and_dtype(candidate, L, D, dtype):
 
 @pytest.mark.category("shape")
 @pytest.mark.parametrize("name", CLASSES)
+@pytest.mark.parametrize("dtype", [torch.float32, f64, torch.bfloat16])
 @given_cases(seqs(), replace=("name",))
-def test_module_output_shape(candidate, name, case):
-    x = case.layout(torch.randn(case.B, case.T, case.D, generator=case.generator()))
-    m = getattr(candidate, name)(case.D, case.T + case.extra, batch_first=case.batch_first)
-    assert_finite(assert_shape(m(x), x.shape, f"{name} output", dtype=torch.float32))
+def test_output_shape_and_dtype(candidate, name, dtype, case):
+    """A float32 module returns x's shape and dtype (x + a float32 table would upcast bfloat16)."""
+    x = case.x().to(dtype)
+    assert_finite(assert_shape(case.module(candidate)(x), x.shape, f"{name} output for {dtype} x", dtype=dtype))
 
 
 @pytest.mark.category("shape")
 @pytest.mark.parametrize("name", CLASSES)
-@pytest.mark.parametrize("dtype", [f64, torch.bfloat16])
-def test_output_keeps_the_input_dtype(candidate, seed, name, dtype):
-    """A float32 module given x in another dtype returns that dtype (x + a float32 table upcasts bfloat16)."""
-    x = torch.randn(2, 5, 6, generator=kit.generator(seed)).to(dtype)
-    assert_finite(assert_shape(getattr(candidate, name)(6, 10)(x), x.shape, "output of a float32 module", dtype=dtype))
-
-
-@pytest.mark.category("shape")
 @given(D=st.integers(1, 17), L=st.integers(1, 40))
-def test_sinusoidal_table_is_a_non_persistent_buffer(candidate, D, L):
-    m = candidate.PositionalEncoding(D, L)
-    assert candidate.lib.support("parameter_names", m) == [], "the table is fixed: a buffer, not an nn.Parameter"
-    assert (got := candidate.lib.support("buffer_names", m)) == ["pe"], (
-        f"buffers should be exactly ['pe'], got {got} (a plain tensor attribute does not follow .to())")
-    kit.assert_state_shapes(m, {}, f"PositionalEncoding({D}, {L}) (register `pe` with persistent=False)")
-    assert_shape(m.pe, (L, D), "PositionalEncoding.pe", dtype=torch.float32)
-    assert_shape(m.to(f64).pe, (L, D), "PositionalEncoding.pe after module.to(torch.float64)", dtype=f64)
-
-
-@pytest.mark.category("shape")
-@given(D=st.integers(1, 17), L=st.integers(1, 40))
-def test_learned_table_follows_the_interface(candidate, D, L):
-    m = candidate.LearnedPositionalEmbedding(D, L)
-    kit.assert_state_shapes(m, {"embedding.weight": (L, D)}, f"LearnedPositionalEmbedding({D}, {L}) (an nn.Embedding)")
-    assert candidate.lib.support("parameter_names", m) == ["embedding.weight"], "parameters: only embedding.weight"
+def test_state_follows_the_interface(candidate, name, D, L):
+    """The sinusoidal table: a buffer `pe` (persistent=False, follows .to()); the learned rows: an nn.Embedding."""
+    m, learned = getattr(candidate, name)(D, L), name == "LearnedPositionalEmbedding"
+    names = candidate.lib.support("parameter_names", m), candidate.lib.support("buffer_names", m)
+    assert names == ((["embedding.weight"], []) if learned else ([], ["pe"])), (f"(parameters, buffers) of {name}: "
+        f"{names}; the sinusoidal table is fixed: a buffer (a plain tensor attribute does not follow .to())")
+    kit.assert_state_shapes(m, {"embedding.weight": (L, D)} if learned else {}, f"{name}({D}, {L}) ("
+                            + ("an nn.Embedding)" if learned else "register `pe` with persistent=False)"))
+    if not learned:
+        assert_shape(m.pe, (L, D), "PositionalEncoding.pe", dtype=torch.float32)
+        assert_shape(m.to(f64).pe, (L, D), "PositionalEncoding.pe after module.to(torch.float64)", dtype=f64)
 
 
 @pytest.mark.category("shape")
@@ -104,10 +94,11 @@ def test_learned_table_follows_the_interface(candidate, D, L):
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_longer_than_max_len_raises(candidate, seed, name, batch_first):
     """T == max_len works; T > max_len raises a ValueError that says T and max_len (no truncation, no broadcast)."""
-    m, layout = getattr(candidate, name)(4, 5, batch_first=batch_first), Seq(name, 2, 5, 4, 0, batch_first, seed).layout
-    assert_shape(m(x := layout(torch.randn(2, 5, 4, generator=kit.generator(seed)))), x.shape, "output at T == max_len")
-    for T in (6, 9):
-        x = layout(torch.randn(2, T, 4, generator=kit.generator(seed)))
+    case = Seq(name, 2, 5, 4, 0, batch_first, seed)
+    m = case.module(candidate)  # max_len = 5
+    assert_shape(m(x := case.x()), x.shape, "output at T == max_len")
+    for x in (case.replace(T=6).x(), case.replace(T=9).x()):
+        T = x.shape[1 if batch_first else 0]
         error = kit.expect_raises(lambda: m(x), "ValueError", f"{name}(4, max_len=5) on x {tuple(x.shape)} (T={T})")
         assert str(T) in error.remote_message and "5" in error.remote_message, (
             f"the ValueError should say T={T} and max_len=5; it said {error.remote_message!r}")
@@ -116,11 +107,9 @@ def test_longer_than_max_len_raises(candidate, seed, name, batch_first):
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
 @given(**table_sizes, base=bases)
-def test_table_matches_the_formula(candidate, reference, L, D, base):
-    expected = formula_table(L, D, base)
-    assert_close(reference.sinusoidal_table(L, D, base=base, dtype=f64), expected, "reference table vs formula")
-    assert_close(candidate.sinusoidal_table(L, D, base=base, dtype=f64), expected, f"sinusoidal_table({L}, {D}, "
-                 f"base={base}, float64) vs PE[t, 2i] = sin(t w_i), PE[t, 2i+1] = cos(t w_i); index [t, column]")
+def test_table_matches_the_formula(candidate, L, D, base):
+    assert_close(candidate.sinusoidal_table(L, D, base=base, dtype=f64), formula_table(L, D, base), f"sinusoidal_table("
+                 f"{L}, {D}, base={base}, float64) vs PE[t, 2i] = sin(t w_i), PE[t, 2i+1] = cos(t w_i); index [t, col]")
 
 
 @pytest.mark.category("equivalence")
@@ -137,50 +126,35 @@ def test_float32_table_matches_the_formula(candidate, L, D):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(seqs(name=st.just("PositionalEncoding")))
-def test_positional_encoding_adds_the_table(candidate, reference, case):
-    cand, _, x, rows = case.build(candidate, reference, torch.float32)
-    expected = case.layout((case.layout(x).double() + rows).float())
-    assert_close(cand(x), expected, "output (eval mode) vs x + PE[:T] from the formula")
-
-
-@pytest.mark.category("equivalence")
-@given_cases(seqs(name=st.just("LearnedPositionalEmbedding")))
-def test_learned_embedding_matches_reference_and_lookup(candidate, reference, case):
-    cand, ref, x, rows = case.build(candidate, reference)
-    assert_close(got := cand(x), ref(x).detach(), "output (eval mode) vs reference")
-    assert_close(got, case.layout(case.layout(x) + rows), "output vs x + embedding(arange(T))")
+@pytest.mark.parametrize("name", CLASSES)
+@given_cases(seqs(), replace=("name",))
+def test_module_adds_its_rows(candidate, reference, name, case):
+    """eval mode: x + PE[:T] from the formula (float32 module and x), or x + embedding(arange(T)) (float64)."""
+    dtype = torch.float32 if name == "PositionalEncoding" else f64
+    cand, _, x, rows = case.build(candidate, reference, dtype)
+    expected = case.layout((case.layout(x).double() + rows).to(dtype))
+    assert_close(cand(x), expected, f"{name} output (eval mode) vs x + its rows 0..T-1 (index in x's layout)")
 
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(seqs(name=st.just("PositionalEncoding")))
-def test_sinusoidal_gradient_passes_straight_through(candidate, reference, case):
-    cand, _, x, _ = case.build(candidate, reference)
-    got = candidate.lib.grads(cand, [x], {}, grad_out := torch.randn(x.shape, generator=case.generator(1), dtype=f64))
-    assert_equal(got["input_grads"][0], grad_out, "gradient w.r.t. x (d(x + PE)/dx is the identity)")
-    trained = [k for k, v in got["param_grads"].items() if v is not None]
-    assert not trained, f"the sinusoidal table must not be trained, but these received gradients: {trained}"
-
-
-@pytest.mark.category("gradient")
-@given_cases(seqs(name=st.just("LearnedPositionalEmbedding")))
-def test_learned_gradients_match_reference(candidate, reference, case):
+@pytest.mark.parametrize("name", CLASSES)
+@given_cases(seqs(), replace=("name",))
+def test_gradients_match_reference(candidate, reference, name, case):
+    """d(x + rows)/dx is the identity; only learned rows train (rows 0..T-1: the output gradient summed over B)."""
     cand, ref, x, _ = case.build(candidate, reference)
-    grad_out = torch.randn(x.shape, generator=case.generator(1), dtype=f64)
-    rows = kit.check_gradients(candidate, cand, ref, {"x": x}, grad_output=grad_out)["param_grads"]["embedding.weight"]
-    assert_close(rows[:case.T], case.layout(grad_out).sum(0), "gradient w.r.t. embedding.weight rows 0..T-1 (the "
-                 "output gradient summed over the batch)")
-    assert_equal(rows[case.T:], torch.zeros(case.extra, case.D, dtype=f64), "gradient w.r.t. embedding.weight rows "
-                 f"{case.T}.. (positions the input does not reach)")
+    got = kit.check_gradients(candidate, cand, ref, {"x": x}, grad_output=(grad_out := case.x(f64, case.generator(1))))
+    assert_equal(got["input_grads"][0], grad_out, "gradient w.r.t. x (d(x + PE)/dx is the identity)")
+    trained = sorted(k for k, v in got["param_grads"].items() if v is not None)
+    assert trained == [k for k, _ in ref.named_parameters()], (
+        f"parameters that received gradients: {trained} (the sinusoidal table must not be trained)")
 
 
 @pytest.mark.category("gradient")
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_learned_gradients_match_finite_differences(candidate, reference, seed, batch_first):
-    case = Seq("LearnedPositionalEmbedding", 2, 4, 3, 2, batch_first, seed)
-    cand, ref, x, _ = case.build(candidate, reference)
-    kit.check_finite_differences(candidate, cand, {"x": x}, g=case.generator(1), state_dict=ref.state_dict())
+    cand, ref, x, _ = Seq("LearnedPositionalEmbedding", 2, 4, 3, 2, batch_first, seed).build(candidate, reference)
+    kit.check_finite_differences(candidate, cand, {"x": x}, g=kit.generator(seed + 1), state_dict=ref.state_dict())
 
 
 # -- convergence -----------------------------------------------------------------------------
@@ -218,7 +192,7 @@ def test_shift_by_k_is_a_rotation_of_each_pair(candidate, L, D, base, data):
     k = data.draw(st.integers(1, L - 1), label="offset k")
     w = torch.atan2(pairs[1, :, 0], pairs[1, :, 1])  # (P,) the angle step of each pair
     c, s = torch.cos(k * w), torch.sin(k * w)  # (P,)
-    sin_t, cos_t = pairs[: L - k, :, 0], pairs[: L - k, :, 1]  # (L-k, P)
+    sin_t, cos_t = pairs[: L - k].unbind(-1)  # (L-k, P) each
     rotated = torch.stack([sin_t * c + cos_t * s, cos_t * c - sin_t * s], dim=-1)  # (L-k, P, 2)
     assert_close(pairs[k:], rotated, f"PE[t + {k}] vs PE[t] rotated by {k} * w_i in each pair (index [t, i, sin|cos])")
 
@@ -227,17 +201,14 @@ def test_shift_by_k_is_a_rotation_of_each_pair(candidate, L, D, base, data):
 @given_cases(seqs(B=st.integers(2, 3)))
 def test_same_positions_for_every_sequence_in_both_layouts(candidate, reference, case):
     """output - x is one (T, D) table for every sequence and every x; (T, B, D) gives the transpose of (B, T, D)."""
-    for name in CLASSES:
-        (m_bf, _, x, _), (m_tf, *_) = (case.replace(name=name, batch_first=bf).build(candidate, reference)
-                                       for bf in (True, False))
-        x2 = torch.randn(x.shape, generator=case.generator(1), dtype=f64)
-        added = assert_shape(m_bf(x), x.shape, f"{name} output") - x  # (B, T, D)
-        assert_close(added, added[:1].expand_as(added), f"{name}: output - x of each sequence vs of sequence 0 (the "
-                     "same positions for all; index [b, t, d])", rtol=0, atol=1e-12)
-        assert_close(m_bf(x2) - x2, added, f"{name}: output - x for another x (must not depend on x)", rtol=0,
-                     atol=1e-12)
-        assert_close(m_tf(x.transpose(0, 1).contiguous()), m_bf(x).transpose(0, 1), f"{name} with batch_first=False "
-                     "on x.transpose(0, 1) vs batch_first=True on x, transposed")
+    (m_bf, _, x, _), (m_tf, *_) = (case.replace(batch_first=bf).build(candidate, reference) for bf in (True, False))
+    x2 = torch.randn(x.shape, generator=case.generator(1), dtype=f64)
+    added = assert_shape(m_bf(x), x.shape, "output") - x  # (B, T, D)
+    assert_close(added, added[:1].expand_as(added), "output - x of each sequence vs of sequence 0 (the same positions "
+                 "for all; index [b, t, d])", rtol=0, atol=1e-12)
+    assert_close(m_bf(x2) - x2, added, "output - x for another x (must not depend on x)", rtol=0, atol=1e-12)
+    assert_close(m_tf(x.transpose(0, 1).contiguous()), m_bf(x).transpose(0, 1), "output with batch_first=False on "
+                 "x.transpose(0, 1) vs batch_first=True on x, transposed")
 
 
 @pytest.mark.category("property")
@@ -249,9 +220,7 @@ def test_dropout_only_in_training(candidate, reference, seed, name):
     y = assert_shape(cand.train()(x), x.shape, f"{name} output in train mode")
     assert_close(y, expected / 0.5, "train-mode output where not dropped vs (x + PE) / (1 - p) (dropout after the "
                  "addition, kept elements rescaled)", where=y != 0)
-    bound = 6 * math.sqrt(0.25 / y.numel())
-    assert abs((frac := float((y == 0).double().mean())) - 0.5) <= bound, (
-        f"{name} with dropout=0.5 in train mode zeroed {frac:.1%} of {y.numel()} outputs; expected 50% +- {bound:.1%}")
+    kit.assert_rate(y == 0, 0.5, f"share of the outputs {name} with dropout=0.5 zeroed in train mode")
     assert_close(cand.eval()(x), expected, f"{name} output in eval mode vs x + PE (no dropout in eval)")
 
 

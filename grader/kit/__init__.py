@@ -8,7 +8,8 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
   `assert_follows_global_seed`; a state_dict's values: `assert_state_close`;
-- statistics (`grader.kit.statistics`): `assert_within` (a bound), `assert_uniform` (a KS test);
+- statistics (`grader.kit.statistics`): `assert_within` (a bound), `assert_uniform` (a KS test), `assert_rate`
+  (a share of draws, e.g. of dropped elements, near its probability);
 - comparisons (re-exported from `grader.compare`): `assert_close`, `assert_equal`, `assert_shape`,
   `assert_finite`, `assert_tensor`, `assert_unchanged`, `Mismatch`;
 - gradients (`grader.kit.gradients`): `check_gradients` (against an oracle or the reference, for a
@@ -56,7 +57,7 @@ from grader.kit.gradients import assert_grads_close, check_finite_differences, c
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
 from grader.kit.outputs import assert_attention_weights, assert_same, unpack
 from grader.kit.support import exercise_support
-from grader.kit.statistics import assert_uniform, assert_within
+from grader.kit.statistics import assert_rate, assert_uniform, assert_within
 from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
                                 load, random_state_dict, same_init, twins)
 from grader.kit.weights import assert_state_close
@@ -71,7 +72,7 @@ __all__ = [
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
     "exercise_support",
     "assert_attention_weights", "assert_same", "unpack",
-    "assert_uniform", "assert_within",
+    "assert_rate", "assert_uniform", "assert_within",
     "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
     "twins",
     "assert_state_close",

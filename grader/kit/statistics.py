@@ -26,6 +26,22 @@ def assert_within(values, bound: float, name: str, why: str = "") -> torch.Tenso
     return t
 
 
+def assert_rate(hits, p: float, name: str) -> float:
+    """The share of True in the bool tensor `hits` (e.g. the outputs dropout zeroed) must be within 6 standard
+    deviations, sqrt(p (1 - p) / n), of the probability `p` (a right draw fails with probability about 2e-9).
+    Returns the share.
+
+    >>> assert_rate(out == 0, 0.3, "share of the outputs dropout(p=0.3) zeroed")
+    """
+    h = assert_tensor(hits, name)
+    n = h.numel()
+    share, bound = float(h.double().mean()), 6 * math.sqrt(p * (1 - p) / n)
+    if abs(share - p) > bound:
+        raise Mismatch(f"{name}: {share:.2%} of {n}; expected {p:.2%} ± {bound:.2%} (6 standard deviations)",
+                       {"quantity": name, "share": share, "expected": p, "bound": bound})
+    return share
+
+
 def assert_uniform(values, bound: float, name: str, why: str = "") -> None:
     """The elements must look like i.i.d. draws of U(-bound, bound): a Kolmogorov-Smirnov test at
     distance KS_T / sqrt(n) (a right draw fails with probability about 3e-8; a wrong scale, a normal
