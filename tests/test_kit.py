@@ -105,6 +105,17 @@ def test_given_cases_names_the_case_and_replaces_parametrized_fields():
     assert all(case.T == 2 for case in seen)
 
 
+def test_given_cases_limits_the_examples_where_asked():
+    seen = []
+
+    @kit.given_cases(kit.builds(Sizes, B=st.integers(1, 1000), T=st.integers(1, 1000)), max_examples=3)
+    def check(case):
+        seen.append(case)
+
+    check()
+    assert 1 <= len(seen) <= 3
+
+
 # -- weights ----------------------------------------------------------------------------------
 def test_random_state_dict_is_shaped_like_the_module():
     module = nn.Sequential(nn.Linear(400, 300), nn.LayerNorm(300), nn.Embedding(50, 300), nn.BatchNorm1d(300))

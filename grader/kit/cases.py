@@ -6,7 +6,7 @@ import dataclasses
 import functools
 
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.compare import Mismatch
@@ -127,16 +127,19 @@ def about(case):
         raise AssertionError(f"{e}\n  case: {case}") from None
 
 
-def given_cases(strategy, *, replace: tuple = (), **strategies):
+def given_cases(strategy, *, replace: tuple = (), max_examples: int | None = None, **strategies):
     """`@given(case=strategy, **strategies)` for a test taking a `case` argument, whose body runs
     inside `about(case)`: every failure names the case without a `with` in the test.
     replace: names of the test's own arguments (e.g. a `pytest.mark.parametrize`d "mask") that
     replace the case's fields of the same name before the body runs.
+    max_examples: hypothesis examples for this test, where each is costly (default: the profile's).
 
     >>> @pytest.mark.parametrize("mask", MASKS)
     ... @given_cases(attns(), replace=("mask",))
     ... def test_matches_reference(candidate, reference, mask, case):  # case.mask == mask
     ...     assert_close(cand(x), ref(x), "output vs reference")
+    >>> @given_cases(vits(), max_examples=10)  # each example builds two transformers
+    ... def test_vit_matches_reference(candidate, reference, case): ...
     """
     def decorate(test):
         @functools.wraps(test)
@@ -145,5 +148,6 @@ def given_cases(strategy, *, replace: tuple = (), **strategies):
                 case = case.replace(**{name: kwargs[name] for name in replace})
             with about(case):
                 return test(*args, case=case, **kwargs)
-        return given(case=strategy, **strategies)(run)
+        run = given(case=strategy, **strategies)(run)
+        return run if max_examples is None else settings(max_examples=max_examples)(run)
     return decorate
