@@ -89,19 +89,16 @@ def test_make_masks_match_reference(candidate, reference, case):
         assert_equal(a, e, f"{name} (True = blocked: a padding token, or a future one in the causal tgt_mask)")
 
 
-def sinusoid_oracle(max_len, d_model):
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...), written from the formula."""
-    angles = [[pos / 10000 ** (i / d_model) for i in range(0, d_model, 2)] for pos in range(max_len)]
-    return torch.tensor([[f(a) for a in row for f in (math.sin, math.cos)] for row in angles], dtype=f64)
-
-
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("d_model, max_len", [(4, 7), (8, 16), (12, 33)])
 def test_positional_table_is_the_sinusoid(candidate, d_model, max_len):
     cfg = dict(support.config(5, 5, 2, d_model // 2, 1, 0, d_ff=8), max_len=max_len)
     pe = candidate.Seq2SeqTransformer(**cfg).state_dict().get("positional_encoding.pe")
     assert_shape(pe, (max_len, d_model), "state_dict['positional_encoding.pe'] (a persistent buffer)")
-    assert_close(pe.double(), sinusoid_oracle(max_len, d_model), f"positional_encoding.pe (d_model={d_model}) vs "
+    # the spec, written from the formula: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)
+    angles = [[pos / 10000 ** (i / d_model) for i in range(0, d_model, 2)] for pos in range(max_len)]
+    sinusoid = torch.tensor([[f(a) for a in row for f in (math.sin, math.cos)] for row in angles], dtype=f64)
+    assert_close(pe.double(), sinusoid, f"positional_encoding.pe (d_model={d_model}) vs "
                  "sin at even, cos at odd features (float32 storage allowed)", rtol=1e-5, atol=1e-6)
 
 
@@ -164,8 +161,8 @@ def test_learns_to_copy_the_source(candidate, reference, seed, artifacts):
     accuracy = kit.accuracy(assert_shape(copier(x_test), (256, SRC_MAX + 1, VOCAB), "teacher-forced logits"), y_test)
     ys = assert_shape(candidate.greedy_decode(model, x_test, support.BOS, support.EOS, SRC_MAX + 2),
                       (256, SRC_MAX + 2), "greedy_decode tokens")
-    wanted = torch.cat([torch.full((256, 1), support.BOS), y_test], dim=1)  # BOS, source, EOS, PAD...
-    exact = float((ys == wanted).all(-1).double().mean())
+    # exact: the whole row is BOS, source, EOS, PAD...
+    exact = float((ys == torch.cat([torch.full((256, 1), support.BOS), y_test], dim=1)).all(-1).double().mean())
     assert accuracy >= 0.9 and exact >= 0.6, (
         f"after {TRAIN['steps']} Adam steps (data seed {s}, the reference's initial weights) your model reaches "
         f"{accuracy:.1%} teacher-forced token accuracy (>= 90% required); greedy_decode reproduces {exact:.1%} of "
