@@ -318,18 +318,6 @@ def test_fit_and_check_refuses_losses_that_are_not_the_models():
         kit.fit_and_check(SimpleNamespace(lib=lib), nn.Linear(2, 3), x, y, steps=10, lr=0.1, batch_size=8, seed=0)
 
 
-def test_grader_testing_still_offers_the_old_names():
-    from grader import testing
-    g = kit.generator(0)
-    module = nn.Linear(4, 3).double()
-    sd = {"weight": torch.randn(3, 4, generator=g, dtype=f64), "bias": torch.randn(3, generator=g, dtype=f64)}
-    x, grad_out = torch.randn(2, 4, generator=g, dtype=f64), torch.randn(2, 3, generator=g, dtype=f64)
-    testing.check_finite_differences(local_candidate(), module, sd, x, {}, grad_out, g)
-    got = remote_ops.grads(module, [x], {}, grad_out)
-    testing.assert_gradients_match(got, module, x, {}, grad_out)
-    assert testing.TRAIN_TIMEOUT_FACTOR == 6 and testing.seeded is kit.seeded
-
-
 # -- a module's interface and statistics ----------------------------------------------------------
 def test_assert_trainable_and_attributes():
     class Half(nn.Module):  # the bias is a plain tensor: never trained

@@ -42,7 +42,7 @@ Conventions (moving a suite onto the kit):
 - `check_convergence(models=..., task=...)`: `models(s, run)` returns (remote model, trusted model)
   with the same initial weights (`same_init`, or both built from one seed); the reference trains only
   for the first loss curve and to explain a failure. `runs=[labels]` keeps one curve per run.
-- The time factor of training calls lives only in `fit_and_check`; `grader.testing` is a shim.
+- The time factor of training calls (`grader.limits.TRAIN_TIMEOUT_FACTOR`) is applied only in `fit_and_check`.
 - After moving a suite, `grade validate` must report every mutant caught by the same (or an
   earlier) test: new strategies draw new examples.
 """

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from grader.compare import Mismatch
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 f64 = torch.float64
 data_seeds = st.integers(0, 2**32 - 1)  # seeds of the tensors a hypothesis example draws
 
@@ -111,20 +113,27 @@ def builds(case_type, **fields):
     return st.builds(case_type, **fields, **({} if "data_seed" in fields else {"data_seed": data_seeds}))
 
 
-@contextlib.contextmanager
-def about(case):
+class about:
     """Add `case` (anything with a readable `str`) to the message of every failed check raised
-    inside the block; a Mismatch keeps its diagnostics. The candidate's own errors pass unchanged.
+    inside the block; a Mismatch keeps its diagnostics, and the failure keeps its traceback (the
+    test's own line). The candidate's own errors pass unchanged.
 
     >>> with about(cfg):  # "output vs F.conv2d: 3 of 40 elements ...\\n  case: x (1, 2, 5, 5), ..."
     ...     assert_close(candidate.conv2d(x, w, b), F.conv2d(x, w, b), "output vs F.conv2d")
     """
-    try:
-        yield
-    except Mismatch as e:
-        raise Mismatch(f"{e}\n  case: {case}", e.diagnostics) from None
-    except AssertionError as e:
-        raise AssertionError(f"{e}\n  case: {case}") from None
+
+    def __init__(self, case):
+        self.case = case
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, Mismatch):
+            raise Mismatch(f"{error}\n  case: {self.case}", error.diagnostics).with_traceback(traceback) from None
+        if isinstance(error, AssertionError):
+            raise AssertionError(f"{error}\n  case: {self.case}").with_traceback(traceback) from None
+        return False
 
 
 def given_cases(strategy, *, replace: tuple = (), **strategies):

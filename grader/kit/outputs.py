@@ -5,6 +5,8 @@ import torch
 
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "the call", *,
            finite: bool = False) -> list:
