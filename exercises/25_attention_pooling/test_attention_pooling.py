@@ -34,6 +34,14 @@ class Pool(kit.Case):
                           g := self.generator(), dtype=dtype, scales={"query": query_scale})
         return *twins, *self.inputs(g, dtype), g
 
+    def joined(self, candidate, reference):
+        """support.JoinedPooling ([pooled, weights]) on both sides, its args, a cotangent (none on padded weights)."""
+        cand, ref, sd, h, mask, g = self.build(candidate, reference)
+        grad_out = torch.randn(self.B, self.D + self.T, generator=g, dtype=f64)
+        grad_out[:, self.D:] *= mask
+        return (candidate.lib.support("JoinedPooling", cand), support.JoinedPooling(ref), {"h": h, "mask": mask},
+                grad_out, {f"pooling.{k}": v for k, v in sd.items()}, g)
+
 
 class Clf(kit.Case):
     """BiLSTMAttentionClassifier(V, E, H, C, pad_idx) on B sentences padded to T (lengths 1..T, unsorted)."""
@@ -101,7 +109,8 @@ def pool_spec(sd: dict, h, mask):
 
 
 def one_sequence_oracle(sd: dict, case: Clf, tokens, lengths):
-    """Each sequence ALONE through torch's nn.LSTM, the loop pooling spec and the head: no padding anywhere."""
+    """Each sequence ALONE through torch's nn.LSTM, the loop pooling spec and the head: no padding anywhere.
+    (Unpacked, a BiLSTM's backward direction starts on the pad tokens.)"""
     lstm = nn.LSTM(case.E, case.H, batch_first=True, bidirectional=True).to(f64)
     lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in sd.items() if k.startswith("lstm.")})
     pool_sd = {k.removeprefix("pooling."): v for k, v in sd.items() if k.startswith("pooling.")}
@@ -111,15 +120,6 @@ def one_sequence_oracle(sd: dict, case: Clf, tokens, lengths):
             pooled, w = pool_spec(pool_sd, lstm(sd["embedding.weight"][tokens[b, :L]][None])[0], None)
             logits[b], weights[b, :L] = sd["head.weight"] @ pooled[0] + sd["head.bias"], w[0]
     return logits, weights
-
-
-def joined_pooling(candidate, reference, case: Pool):
-    """support.JoinedPooling ([pooled, weights]) on both sides, its args, a cotangent (none on padded weights)."""
-    cand, ref, sd, h, mask, g = case.build(candidate, reference)
-    grad_out = torch.randn(case.B, case.D + case.T, generator=g, dtype=f64)
-    grad_out[:, case.D:] *= mask
-    return (candidate.lib.support("JoinedPooling", cand), support.JoinedPooling(ref), {"h": h, "mask": mask}, grad_out,
-            {f"pooling.{k}": v for k, v in sd.items()}, g)
 
 
 # -- shape -----------------------------------------------------------------------------------
@@ -149,46 +149,33 @@ def test_parameters_follow_the_interface(candidate, reference):
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
+@pytest.mark.parametrize("vs", ["the loop definition", "reference"])
 @given_cases(pools())
-def test_pooling_matches_loop_spec(candidate, reference, case):
-    cand, _, sd, h, mask, _ = case.build(candidate, reference)
-    same(pool(cand, h, mask), pool_spec(sd, h, mask), "the loop definition")
+def test_pooling_matches(candidate, reference, vs, case):
+    cand, ref, sd, h, mask, _ = case.build(candidate, reference)
+    same(pool(cand, h, mask), pool_spec(sd, h, mask) if vs == "the loop definition" else ref(h, mask), vs)
 
 
 @pytest.mark.category("equivalence")
-@given_cases(pools())
-def test_pooling_matches_reference(candidate, reference, case):
-    cand, ref, _, h, mask, _ = case.build(candidate, reference)
-    same(pool(cand, h, mask), ref(h, mask), "reference")
-
-
-@pytest.mark.category("equivalence")
+@pytest.mark.parametrize("vs", ["reference", "each sequence run alone through nn.LSTM"])
 @given_cases(classifiers())
-def test_classifier_matches_reference(candidate, reference, case):
-    cand, ref, _, tokens, lengths, _ = case.build(candidate, reference)
-    same(classify(cand, case, tokens, lengths), ref(tokens, lengths), f"reference ({lengths=})", ("logits", "weights"))
-
-
-@pytest.mark.category("equivalence")
-@given_cases(classifiers())
-def test_classifier_matches_each_sequence_run_alone(candidate, reference, case):
-    """Unpacked, a BiLSTM's backward direction starts on the pad tokens: this oracle has no padding at all."""
-    cand, _, sd, tokens, lengths, _ = case.build(candidate, reference)
-    same(classify(cand, case, tokens, lengths), one_sequence_oracle(sd, case, tokens, lengths),
-         f"each sequence run alone through nn.LSTM ({lengths=})", ("logits", "weights"))
+def test_classifier_matches(candidate, reference, vs, case):
+    cand, ref, sd, tokens, lengths, _ = case.build(candidate, reference)
+    expected = ref(tokens, lengths) if vs == "reference" else one_sequence_oracle(sd, case, tokens, lengths)
+    same(classify(cand, case, tokens, lengths), expected, f"{vs} ({lengths=})", ("logits", "weights"))
 
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
 @given_cases(pools(use_mask=st.just(True)))
 def test_pooling_gradients_match_reference(candidate, reference, case):
-    fn, oracle, args, grad_out, _, _ = joined_pooling(candidate, reference, case)
+    fn, oracle, args, grad_out, _, _ = case.joined(candidate, reference)
     kit.check_gradients(candidate, fn, oracle, args, grad_output=grad_out)
 
 
 @pytest.mark.category("gradient")
 def test_pooling_gradients_match_finite_differences(candidate, reference, seed):
-    fn, _, args, grad_out, sd, g = joined_pooling(candidate, reference, Pool(3, 5, 4, 3, True, seed))
+    fn, _, args, grad_out, sd, g = Pool(3, 5, 4, 3, True, seed).joined(candidate, reference)
     kit.check_finite_differences(candidate, fn, args, g=g, grad_output=grad_out, state_dict=sd)
 
 
@@ -272,7 +259,7 @@ def test_pooling_single_real_token(candidate, reference, seed):
 @pytest.mark.category("property")
 def test_pooling_all_padding_row_gives_zeros(candidate, reference, seed):
     """A row with no real token: weights and pooled all 0 (no NaN), gradients finite and equal to the reference's."""
-    fn, oracle, args, grad_out, _, _ = joined_pooling(candidate, reference, Pool(3, 5, 4, 3, True, seed))
+    fn, oracle, args, grad_out, _, _ = Pool(3, 5, 4, 3, True, seed).joined(candidate, reference)
     args["mask"][1] = False
     grad_out[1, 4:] = 0.0
     got = kit.check_gradients(candidate, fn, oracle, args, grad_output=grad_out)
