@@ -346,6 +346,16 @@ def test_unpack_checks_the_tuple_and_each_output():
         kit.unpack((pooled, weights / 0), shapes, finite=True)
 
 
+def test_assert_outputs_close_names_each_output():
+    pooled, weights = torch.zeros(2, 3, dtype=f64), torch.full((2, 4), 0.25, dtype=f64)
+    kit.assert_outputs_close((pooled, weights), [pooled.clone().requires_grad_(), weights], ("pooled", "weights"), "spec")
+    with pytest.raises(kit.Mismatch, match="weights vs the spec"):
+        kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec")
+    kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec", atol=1e-2)
+    with pytest.raises(kit.Mismatch, match=r"expected 2 outputs \(pooled, weights\), got a Tensor"):
+        kit.assert_outputs_close(pooled, (pooled, weights), ("pooled", "weights"), "the spec")
+
+
 def test_assert_attention_weights():
     allowed = torch.tensor([[True, True, False], [False, False, False]])  # row 1 has no allowed key: unchecked
     nan = float("nan")

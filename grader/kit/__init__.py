@@ -17,7 +17,8 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
 - calls (`grader.kit.calls`): `assert_inputs_unchanged`, `expect_raises`;
 - invariance (`grader.kit.invariance`): `assert_causal`, `assert_ignores` (padding),
   `assert_appending_changes_nothing` (padding appended);
-- outputs (`grader.kit.outputs`): `unpack` (a tuple of outputs, each of its shape), `assert_attention_weights`
+- outputs (`grader.kit.outputs`): `unpack` (a tuple of outputs, each of its shape), `assert_outputs_close`
+  (several outputs vs another implementation's, each by name), `assert_attention_weights`
   (masked weights exactly 0, none negative, rows summing to 1);
 - convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check`, `accuracy`,
   `TRAIN_TIMEOUT_FACTOR`;
@@ -52,7 +53,7 @@ from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cas
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
-from grader.kit.outputs import assert_attention_weights, unpack
+from grader.kit.outputs import assert_attention_weights, assert_outputs_close, unpack
 from grader.kit.support import exercise_support
 from grader.kit.statistics import assert_uniform, assert_within
 from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
@@ -66,7 +67,7 @@ __all__ = [
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
     "exercise_support",
-    "assert_attention_weights", "unpack",
+    "assert_attention_weights", "assert_outputs_close", "unpack",
     "assert_uniform", "assert_within",
     "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
     "twins",

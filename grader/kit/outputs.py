@@ -22,6 +22,19 @@ def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "
     return values
 
 
+def assert_outputs_close(got, expected, names, vs: str, **tolerance) -> None:
+    """Each of the outputs `got` (a tuple or list, e.g. from `unpack`) close to the same one of `expected`
+    (detached), compared in order and named by `names`: "<name> vs <vs>"; `tolerance`: assert_close's keywords.
+
+    >>> assert_outputs_close(m(h, mask), pool_spec(h, mask), ("pooled", "weights"), "the loop definition")
+    """
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        shown = f"{type(got).__name__} of length {len(got)}" if isinstance(got, (tuple, list)) else type(got).__name__
+        raise Mismatch(f"expected {len(names)} outputs ({', '.join(names)}), got a {shown}")
+    for name, value, want in zip(names, got, expected):
+        assert_close(value, want.detach() if isinstance(want, torch.Tensor) else want, f"{name} vs {vs}", **tolerance)
+
+
 def assert_attention_weights(weights, allowed: torch.Tensor, name: str = "attention weights", where=None) -> None:
     """Weights over the last dim, in every row that has an allowed position (and that the bool mask
     `where`, shaped like `weights` but 1 in the last dim, selects): exactly 0 where the bool mask
