@@ -344,6 +344,9 @@ def test_unpack_checks_the_tuple_and_each_output():
         kit.unpack((pooled.float(), weights), shapes, f64)
     with pytest.raises(kit.Mismatch, match="weights"):
         kit.unpack((pooled, weights / 0), shapes, finite=True)
+    assert kit.unpack((pooled, None), {"pooled": (2, 3), "weights": None}, finite=True)[1] is None
+    with pytest.raises(kit.Mismatch, match="forward: weights must be None, got a Tensor"):
+        kit.unpack((pooled, weights), {"pooled": (2, 3), "weights": None}, what="forward")
 
 
 def test_assert_outputs_close_names_each_output():

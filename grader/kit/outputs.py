@@ -9,16 +9,23 @@ from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, 
 def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "the call", *,
            finite: bool = False) -> list:
     """`result` must be a tuple of len(shapes) tensors of the shapes given by name, in order (and of
-    `dtype` when given; all finite when `finite`); returns them as a list.
+    `dtype` when given; all finite when `finite`); a shape None asks for None there (an output not
+    requested). Returns them as a list.
 
     >>> pooled, weights = unpack(m(h, mask), {"pooled": (B, D), "weights": (B, T)}, torch.float64, "forward")
+    >>> out, _ = unpack(f(q, k, v, need_weights=False), {"output": (B, T, E), "weights": None})
     """
     if not isinstance(result, tuple) or len(result) != len(shapes):
         got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, tuple) else "")
         raise Mismatch(f"{what} must return a tuple ({', '.join(shapes)}), got a {got}")
-    values = [assert_shape(value, shape, name, dtype) for value, (name, shape) in zip(result, shapes.items())]
+    for (name, shape), value in zip(shapes.items(), result):
+        if shape is None and value is not None:
+            raise Mismatch(f"{what}: {name} must be None, got a {type(value).__name__}")
+    values = [value if shape is None else assert_shape(value, shape, name, dtype)
+              for value, (name, shape) in zip(result, shapes.items())]
     for name, value in zip(shapes, values if finite else ()):
-        assert_finite(value, name)
+        if value is not None:
+            assert_finite(value, name)
     return values
 
 
