@@ -136,8 +136,8 @@ def test_matches(candidate, reference, vs, case, need_weights, average):
     mha = nn.MultiheadAttention(case.H * case.hd, case.H, bias=case.bias, batch_first=True, dtype=f64).eval()
     mha.load_state_dict({n.replace("out_proj_", "out_proj."): t for n, t in w.items() if t is not None})
     with torch.no_grad():
-        expected = call(reference.multi_head_attention, q, k, v, case.H, w, **options) if vs == "reference" else mha(
-            q, k, v, **options)
+        expected = mha(q, k, v, **options) if vs != "reference" else call(reference.multi_head_attention, q, k, v,
+                                                                          case.H, w, **options)
     compare(call(candidate.multi_head_attention, q, k, v, case.H, w, **options), expected, case, kw, average, vs)
 
 
@@ -220,9 +220,8 @@ def test_appended_padding_changes_nothing(candidate, case, extra):
     w, q, k, v, masks = case.draw(g := case.generator(), keep_first_key=True)
     boolean, calls = case.masks[0] == "bool", []
 
-    def attend(key, value, key_padding_mask, attn_mask):
-        calls.append(call(candidate.multi_head_attention, q, key, value, case.H, w, key_padding_mask=key_padding_mask,
-                          attn_mask=attn_mask))
+    def attend(key, value, **masks):
+        calls.append(call(candidate.multi_head_attention, q, key, value, case.H, w, **masks))
         return calls[-1]
 
     kit.assert_appending_changes_nothing(attend, {"key": k, "value": v, **masks}, {
