@@ -3,7 +3,8 @@
 A suite does `from grader import kit` (or `from grader.kit import ...`) and finds here:
 - cases (`grader.kit.cases`): `generator`, `remote_generator` (the same stream in the worker),
   `seeded`, `Case` (self-describing test cases drawn by `@st.composite` strategies), `about` (adds
-  the case to any failure), `given_cases` (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
+  the case to any failure), `given_cases` (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`,
+  `random_attention_mask` (bool or float, nn.MultiheadAttention's conventions);
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
@@ -49,7 +50,7 @@ from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite,
                             assert_unchanged)
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
 from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair,
-                              remote_generator, seeded)
+                              random_attention_mask, remote_generator, seeded)
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
@@ -63,6 +64,7 @@ __all__ = [
     "Mismatch", "assert_close", "assert_equal", "assert_finite", "assert_shape", "assert_tensor", "assert_unchanged",
     "assert_inputs_unchanged", "expect_raises",
     "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "remote_generator", "seeded",
+    "random_attention_mask",
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
