@@ -30,33 +30,23 @@ class Mha(kit.Case):
     data_seed: int
 
     def draw(self, g, dtype=f64, keep_first_key=False, in_scale=1.0):
-        """Weights ~ N(0, 1/E), biases N(0, 0.5^2) or None; query, key, value; the masks' keyword arguments."""
+        """Weights ~ N(0, 1/E), biases N(0, 0.5^2) or None; query, key, value; the masks' keyword arguments
+        (bool: True = not allowed, ~30%; float: N(0, 2^2), ~20% -inf)."""
         E = self.H * self.hd
         w = kit.random_state_dict({"in_proj_weight": (3 * E, E), "in_proj_bias": (3 * E,), "out_proj_weight": (E, E),
                                    "out_proj_bias": (E,)}, g, dtype=dtype, scales={"in_proj_weight": in_scale})
         w.update({} if self.bias else {"in_proj_bias": None, "out_proj_bias": None})
         q, k, v = (torch.randn(self.B, L, E, generator=g, dtype=dtype) for L in (self.T, self.S, self.S))
         attn_shape = (self.B * self.H, self.T, self.S) if self.masks[1].endswith("3D") else (self.T, self.S)
-        masks = {"key_padding_mask": random_mask(self.masks[0], (self.B, self.S), g, dtype, keep_first_key),
-                 "attn_mask": random_mask(self.masks[1], attn_shape, g, dtype, keep_first_key)}
+        masks = {"key_padding_mask": (self.masks[0], (self.B, self.S)), "attn_mask": (self.masks[1], attn_shape)}
+        masks = {name: kit.random_attention_mask(kind, shape, g, dtype, keep_first_key=keep_first_key)
+                 for name, (kind, shape) in masks.items()}
         return w, q, k, v, masks
 
 
 def mhas(masks=st.sampled_from(MASKS), bias=st.booleans()):
     return st.builds(Mha, B=st.integers(1, 3), T=st.integers(1, 5), S=st.integers(1, 6), H=st.integers(1, 3),
                      hd=st.integers(1, 4), bias=bias, masks=masks, data_seed=kit.data_seeds)
-
-
-def random_mask(kind: str, shape: tuple, g, dtype=f64, keep_first_key: bool = False):
-    """None, a bool mask (True = not allowed, ~30%), or a float mask (N(0, 2^2), ~20% -inf)."""
-    if kind == "none":
-        return None
-    if kind.startswith("bool"):
-        mask = torch.rand(shape, generator=g) < 0.3
-        return mask & (torch.arange(shape[-1]) > 0) if keep_first_key else mask
-    mask = 2.0 * torch.randn(shape, generator=g, dtype=dtype)
-    mask = mask.masked_fill(torch.rand(shape, generator=g) < 0.2, -torch.inf)
-    return torch.cat([mask[..., :1].clamp(min=-5.0), mask[..., 1:]], -1) if keep_first_key else mask
 
 
 def allowed_keys(case: Mha, key_padding_mask=None, attn_mask=None) -> torch.Tensor:
