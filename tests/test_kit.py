@@ -106,6 +106,16 @@ def test_given_cases_names_the_case_and_replaces_parametrized_fields():
 
 
 # -- weights ----------------------------------------------------------------------------------
+def test_random_attention_mask_kinds_and_first_key():
+    assert kit.random_attention_mask("none", (2, 5), kit.generator(0)) is None
+    bool_mask = kit.random_attention_mask("bool 3D", (40, 3, 6), kit.generator(0), keep_first_key=True)
+    assert bool_mask.dtype == torch.bool and not bool_mask[..., 0].any()
+    assert 0.2 < bool_mask[..., 1:].double().mean() < 0.4
+    floats = kit.random_attention_mask("float", (40, 6), kit.generator(1), torch.float32, keep_first_key=True, std=1.0)
+    assert floats.dtype == torch.float32 and (floats[:, 0] >= -2.5).all() and torch.isneginf(floats[:, 1:]).any()
+    assert torch.isneginf(kit.random_attention_mask("float", (400,), kit.generator(2))).double().mean() < 0.3
+
+
 def test_random_state_dict_is_shaped_like_the_module():
     module = nn.Sequential(nn.Linear(400, 300), nn.LayerNorm(300), nn.Embedding(50, 300), nn.BatchNorm1d(300))
     sd = kit.random_state_dict(module, kit.generator(0), scales={"0.weight": 10.0})
@@ -402,6 +412,19 @@ def test_unpack_checks_the_tuple_and_each_output():
         kit.unpack((pooled.float(), weights), shapes, f64)
     with pytest.raises(kit.Mismatch, match="weights"):
         kit.unpack((pooled, weights / 0), shapes, finite=True)
+    assert kit.unpack((pooled, None), {"pooled": (2, 3), "weights": None}, finite=True)[1] is None
+    with pytest.raises(kit.Mismatch, match="forward: weights must be None, got a Tensor"):
+        kit.unpack((pooled, weights), {"pooled": (2, 3), "weights": None}, what="forward")
+
+
+def test_assert_outputs_close_names_each_output():
+    pooled, weights = torch.zeros(2, 3, dtype=f64), torch.full((2, 4), 0.25, dtype=f64)
+    kit.assert_outputs_close((pooled, weights), [pooled.clone().requires_grad_(), weights], ("pooled", "weights"), "x")
+    with pytest.raises(kit.Mismatch, match="weights vs the spec"):
+        kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec")
+    kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec", atol=1e-2)
+    with pytest.raises(kit.Mismatch, match=r"expected 2 outputs \(pooled, weights\), got a Tensor"):
+        kit.assert_outputs_close(pooled, (pooled, weights), ("pooled", "weights"), "the spec")
 
 
 def test_assert_same_compares_plain_values():

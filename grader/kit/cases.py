@@ -67,6 +67,24 @@ def int_or_pair(lo: int, hi: int):
     return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
 
 
+def random_attention_mask(kind: str, shape: tuple, g: torch.Generator, dtype=f64, *, keep_first_key: bool = False,
+                          std: float = 2.0):
+    """A random attention mask in nn.MultiheadAttention's conventions, keys on the last dim: kind "none": None;
+    "bool..." (e.g. "bool 3D"): True = may NOT attend, ~30%; otherwise float, added to the scores: N(0, std^2)
+    with ~20% -inf. keep_first_key: key 0 is never blocked (float: at least -2.5 std), so every query has a key.
+
+    >>> kpm = random_attention_mask("bool", (B, S), g, keep_first_key=True)  # (B, S) bool, kpm[:, 0] all False
+    """
+    if kind == "none":
+        return None
+    if kind.startswith("bool"):
+        mask = torch.rand(shape, generator=g) < 0.3
+        return mask & (torch.arange(shape[-1]) > 0) if keep_first_key else mask
+    mask = (std * torch.randn(shape, generator=g, dtype=dtype)).masked_fill(torch.rand(shape, generator=g) < 0.2,
+                                                                            -torch.inf)
+    return torch.cat([mask[..., :1].clamp(min=-2.5 * std), mask[..., 1:]], -1) if keep_first_key else mask
+
+
 class Case:
     """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
     whose fields say everything about one call. A subclass that declares no `data_seed` field gets a
