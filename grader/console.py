@@ -67,7 +67,8 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo, lang: str
             continue
         told.setdefault(cause, t.name)
         lines = t.message.splitlines()
-        shown = lines if verbose else lines[:MESSAGE_LINES] + [x for x in lines[MESSAGE_LINES:] if x.strip().startswith("case:")]
+        cases = [x for x in lines[MESSAGE_LINES:] if x.strip().startswith("case:")]
+        shown = lines if verbose else lines[:MESSAGE_LINES] + cases
         for line in shown:  # the case a failure was found on is always shown
             echo(f"        {line}")
         if t.falsifying_example and verbose:
