@@ -1,7 +1,6 @@
 """Plain-text tables for the terminal: grading results, the catalog and validation checks."""
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from grader import i18n
+from grader import i18n, results
 
 if TYPE_CHECKING:  # `grade list` and `grade --help` must not import the grading machinery (torch)
     from grader.discovery import Exercise
@@ -62,13 +61,15 @@ def print_exercise(ex: ExerciseResult, verbose: bool, echo=click.echo, lang: str
         echo(f"  {_badge(t.status)} {t.category:11} {t.name:{width}}  {t.duration:5.2f}s  {t.earned:g}/{t.points:g}")
         if t.status not in ("fail", "error"):
             continue
-        cause = _cause(t)
+        cause = results.failure_cause(t)
         if cause in told and not verbose:  # one bug, one story: the first failure of a kind tells it
             echo(f"        {_('same kind of failure as')} {told[cause]} ({cause})")
             continue
         told.setdefault(cause, t.name)
         lines = t.message.splitlines()
-        for line in lines if verbose else lines[:MESSAGE_LINES]:
+        cases = [x for x in lines[MESSAGE_LINES:] if x.strip().startswith("case:")]
+        shown = lines if verbose else lines[:MESSAGE_LINES] + cases
+        for line in shown:  # the case a failure was found on is always shown
             echo(f"        {line}")
         if t.falsifying_example and verbose:
             echo("        " + t.falsifying_example.replace("\n", "\n        "))
@@ -120,15 +121,6 @@ def print_interview(data: dict) -> None:
         when = f"passed after {row['minutes_to_pass']:g} min" if row["passed"] else "not passed in time"
         click.echo(f"  {row['exercise']}  {when}  best {row['best_score']:g}/{row['max_score']:g}"
                    f"  {row['attempts']} attempt(s)")
-
-
-def _cause(t) -> str:
-    """What a failure is about: the quantity it compared, else its first line without numbers."""
-    quantity = (t.diagnostics or {}).get("quantity")
-    if quantity:
-        return str(quantity)
-    first = t.message.strip().splitlines()[0] if t.message.strip() else t.status
-    return re.sub(r"[-+]?\d[\d.e+-]*", "N", first)[:80]
 
 
 def _print_likely_mistake(likely: dict, echo, lang: str = "en") -> None:

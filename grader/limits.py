@@ -34,6 +34,9 @@ class Limits:
 
 DEFAULTS = Limits()
 
+# A training call (`candidate.lib.fit`) may take this many times the per-call limit.
+TRAIN_TIMEOUT_FACTOR = 6
+
 # What the operator may ask for (`grade --timeout/--memory`, pytest's --grade-timeout/--grade-memory).
 TIMEOUT_MIN, TIMEOUT_MAX = 0.5, 3600.0  # seconds per call; below 0.5 s a correct solution may time out
 MEMORY_MIN_MB, MEMORY_MAX_MB = 1024, 1 << 20  # a worker holds torch: below 1 GiB correct solutions fail

@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from grader import i18n, plots
 from grader.categories import CATEGORIES
-from grader.results import RunResult
+from grader.results import RunResult, failure_cause
+from grader.results import stories as results_stories
 
 # Characters HTML forbids or a UTF-8 file cannot hold: controls other than whitespace, lone
 # surrogates and noncharacters. Candidate output may contain any of them.
@@ -55,7 +56,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=_fmt, seconds=_seconds, first_line=_first_line, diagnostic_rows=diagnostic_rows,
                        heatmap_svg=lambda h: Markup(plots.heatmap_svg(h)), loss_chart=_loss_chart,
-                       category_scores=_category_scores)
+                       category_scores=_category_scores, stories=results_stories, cause=failure_cause)
     return env
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field, replace
@@ -133,6 +134,33 @@ class RunResult:
             "exercises": [e.to_dict() for e in self.exercises],
             "summary": self.summary(),
         }
+
+
+def failure_cause(test) -> str:
+    """What a failed test (a TestResult or its dict) is about: the quantity it compared, else its
+    message's first line with the numbers taken out. Failures with one cause tell one story."""
+    get = test.get if isinstance(test, dict) else lambda key: getattr(test, key)
+    quantity = (get("diagnostics") or {}).get("quantity")
+    if quantity:
+        return str(quantity)
+    message = (get("message") or "").strip()
+    return re.sub(r"[-+]?\d[\d.e+-]*", "N", message.splitlines()[0] if message else get("status"))[:80]
+
+
+def stories(tests: list) -> list[int | None]:
+    """For each test: None when its failure is told in full (passed tests too), else the index of
+    the earlier failed test of the same cause that tells it."""
+    first: dict[str, int] = {}
+    told = []
+    for i, t in enumerate(tests):
+        status = t.get("status") if isinstance(t, dict) else t.status
+        if status not in ("fail", "error"):
+            told.append(None)
+            continue
+        cause = failure_cause(t)
+        told.append(first.get(cause))
+        first.setdefault(cause, i)
+    return told
 
 
 def for_audience(run: RunResult, audience: str) -> RunResult:

@@ -18,7 +18,7 @@ def _printed(ex: ExerciseResult, verbose: bool = False) -> list[str]:
 
 
 def test_failures_of_one_kind_are_told_once_and_the_rerun_command_is_shown():
-    tests = [_failure("test_a[causal]", "output vs reference", "output vs reference: 3 of 4 ...\ncase: T=1"),
+    tests = [_failure("test_a[causal]", "output vs reference", "output vs reference: 3 of 4 ...\n  a\n  b\n  c\n  d\n  case: T=1"),
              _failure("test_a[padding]", "output vs reference", "output vs reference: 9 of 9 ...\ncase: T=5"),
              _failure("test_b", None, "expected shape (2, 3), got (3, 2)"),
              _failure("test_c", None, "expected shape (4, 1), got (1, 4)")]

@@ -117,6 +117,16 @@ def test_given_cases_limits_the_examples_where_asked():
 
 
 # -- weights ----------------------------------------------------------------------------------
+def test_random_attention_mask_kinds_and_first_key():
+    assert kit.random_attention_mask("none", (2, 5), kit.generator(0)) is None
+    bool_mask = kit.random_attention_mask("bool 3D", (40, 3, 6), kit.generator(0), keep_first_key=True)
+    assert bool_mask.dtype == torch.bool and not bool_mask[..., 0].any()
+    assert 0.2 < bool_mask[..., 1:].double().mean() < 0.4
+    floats = kit.random_attention_mask("float", (40, 6), kit.generator(1), torch.float32, keep_first_key=True, std=1.0)
+    assert floats.dtype == torch.float32 and (floats[:, 0] >= -2.5).all() and torch.isneginf(floats[:, 1:]).any()
+    assert torch.isneginf(kit.random_attention_mask("float", (400,), kit.generator(2))).double().mean() < 0.3
+
+
 def test_random_state_dict_is_shaped_like_the_module():
     module = nn.Sequential(nn.Linear(400, 300), nn.LayerNorm(300), nn.Embedding(50, 300), nn.BatchNorm1d(300))
     sd = kit.random_state_dict(module, kit.generator(0), scales={"0.weight": 10.0})
@@ -329,18 +339,6 @@ def test_fit_and_check_refuses_losses_that_are_not_the_models():
         kit.fit_and_check(SimpleNamespace(lib=lib), nn.Linear(2, 3), x, y, steps=10, lr=0.1, batch_size=8, seed=0)
 
 
-def test_grader_testing_still_offers_the_old_names():
-    from grader import testing
-    g = kit.generator(0)
-    module = nn.Linear(4, 3).double()
-    sd = {"weight": torch.randn(3, 4, generator=g, dtype=f64), "bias": torch.randn(3, generator=g, dtype=f64)}
-    x, grad_out = torch.randn(2, 4, generator=g, dtype=f64), torch.randn(2, 3, generator=g, dtype=f64)
-    testing.check_finite_differences(local_candidate(), module, sd, x, {}, grad_out, g)
-    got = remote_ops.grads(module, [x], {}, grad_out)
-    testing.assert_gradients_match(got, module, x, {}, grad_out)
-    assert testing.TRAIN_TIMEOUT_FACTOR == 6 and testing.seeded is kit.seeded
-
-
 # -- a module's interface and statistics ----------------------------------------------------------
 def test_assert_trainable_and_attributes():
     class Half(nn.Module):  # the bias is a plain tensor: never trained
@@ -425,6 +423,19 @@ def test_unpack_checks_the_tuple_and_each_output():
         kit.unpack((pooled.float(), weights), shapes, f64)
     with pytest.raises(kit.Mismatch, match="weights"):
         kit.unpack((pooled, weights / 0), shapes, finite=True)
+    assert kit.unpack((pooled, None), {"pooled": (2, 3), "weights": None}, finite=True)[1] is None
+    with pytest.raises(kit.Mismatch, match="forward: weights must be None, got a Tensor"):
+        kit.unpack((pooled, weights), {"pooled": (2, 3), "weights": None}, what="forward")
+
+
+def test_assert_outputs_close_names_each_output():
+    pooled, weights = torch.zeros(2, 3, dtype=f64), torch.full((2, 4), 0.25, dtype=f64)
+    kit.assert_outputs_close((pooled, weights), [pooled.clone().requires_grad_(), weights], ("pooled", "weights"), "x")
+    with pytest.raises(kit.Mismatch, match="weights vs the spec"):
+        kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec")
+    kit.assert_outputs_close((pooled, weights + 1e-3), (pooled, weights), ("pooled", "weights"), "the spec", atol=1e-2)
+    with pytest.raises(kit.Mismatch, match=r"expected 2 outputs \(pooled, weights\), got a Tensor"):
+        kit.assert_outputs_close(pooled, (pooled, weights), ("pooled", "weights"), "the spec")
 
 
 def test_assert_same_compares_plain_values():

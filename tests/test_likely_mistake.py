@@ -1,27 +1,41 @@
 """Likely mistake on the real exercises: a correct alternative of an exercise with one of its
-known mistakes made in the alternative's own idiom (tests/variants/<id>/<mistake>.py: not the
+known mistakes made in the alternative's own idiom (tests/variants/<id>.toml: not the
 mutant's edit) is named as that mistake. (Named after test_exercises on purpose: pytest runs it
 later, when `grade validate` has cached every mistake's first failure.)"""
 from __future__ import annotations
+
+import tomllib
 
 import pytest
 
 from grader import diagnosis
 from grader.discovery import load_exercise
+from grader.mistakes import Mistake
 from grader.runner import grade_exercise
 from tests.conftest import REPO
 
 
-VARIANTS = sorted((REPO / "tests" / "variants").glob("*/*.py"))
+def variants() -> list[tuple[str, str, str, tuple]]:
+    """(exercise id, mistake, alternative, edits) of every entry of tests/variants/<id>.toml."""
+    found = []
+    for path in sorted((REPO / "tests" / "variants").glob("*.toml")):
+        for name, entry in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            found.append((path.stem, name, entry["alternative"], tuple(map(tuple, entry["edits"]))))
+    return found
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_an_independently_written_variant_of_a_known_mistake_is_named(context, variant):
-    """tests/variants/<id>/<mistake>.py: a correct alternative of the exercise with that mistake
-    made in its own idiom (not the mutant's edit); the diagnosis must name that mistake."""
-    exercise = load_exercise(REPO / "exercises" / variant.parent.name)
-    result = grade_exercise(exercise, context, variant, own_files=True)
+@pytest.mark.parametrize("exercise_id, name, alternative, edits", variants(), ids=[f"{v[0]}:{v[1]}" for v in variants()])
+def test_an_independently_written_variant_of_a_known_mistake_is_named(context, tmp_path, exercise_id, name,
+                                                                      alternative, edits):
+    """tests/variants/<id>.toml: a kept correct alternative with that mistake made in its own
+    idiom (not the mutant's edit of the reference); the diagnosis must name that mistake."""
+    exercise = load_exercise(REPO / "exercises" / exercise_id)
+    base = REPO / "tests" / "alternatives" / exercise_id / f"{alternative}.py"
+    variant = tmp_path / f"{name}.py"
+    variant.write_text(Mistake(name, "", "", edits).apply(base.read_text(encoding="utf-8")), encoding="utf-8")
+    result = grade_exercise(exercise, context, variant)
     found = diagnosis.diagnose(exercise, context, result, context.settings.seed)
-    assert result.status == "fail" and found is not None, [(t.name, t.message[:200]) for t in result.tests if t.status != "pass"][:3]
-    assert variant.stem in found.names, (found.names, found.test)
+    failures = [(t.name, t.message[:200]) for t in result.tests if t.status != "pass"][:3]
+    assert result.status == "fail" and found is not None, failures
+    assert name in found.names, (found.names, found.test)

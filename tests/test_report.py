@@ -293,3 +293,13 @@ def test_browser_a_likely_mistake_is_above_the_fold_on_a_phone(chromium, tmp_pat
     width, height, pixels = _png_pixels(png.read_bytes())
     assert (width, height) == (390, 844)
     assert bytes((0xFF, 0xF6, 0xE8)) in set(pixels), "the diagnosis box (#fff6e8) is not in the first screen"
+
+
+def test_one_bug_one_story_in_the_report():
+    message, diagnostics = _mismatch_diagnostics()
+    tests = [_TestResult(f"test_matches[{m}]", f"ex/t.py::test_matches[{m}]", "equivalence", "fail", message,
+                         points=2, diagnostics=diagnostics, reproduce=f"grade ex -k 'test_matches[{m}]'")
+             for m in ("none", "causal", "padding")]
+    page = render_report(_run(ExerciseResult("17_x", "Attention", "注意力", "easy", "s.py", tests=tests).finish()))
+    assert page.count('<pre class="message">') == 1 and page.count("Max abs error") == 1  # told once, in full
+    assert page.count("same kind of failure as") == 2 and 'href="#ex-1-t-1">test_matches[none]</a>' in page

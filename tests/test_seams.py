@@ -30,7 +30,7 @@ SHARED = {
 VERDICT = (
     "grader.compare", "grader.credit", "grader.constraints", "grader.static_checks", "grader.policy",
     "grader.gradcheck", "grader.diagnostics", "grader.tolerances", "grader.results", "grader.runner",
-    "grader.validate", "grader.report", "grader.plots", "grader.testing", "grader.kit",
+    "grader.validate", "grader.report", "grader.plots", "grader.kit",
     "grader.harness_tests", "grader.pytest_plugin", "grader.proxy", "grader.session", "grader.supervisor",
     "grader.mistakes", "grader.variants", "grader.batch", "grader.cli", "grader.console",
     "grader.leaderboard", "grader.gradescope", "grader.progress", "grader.mastery", "grader.categories",

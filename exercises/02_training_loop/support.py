@@ -2,7 +2,7 @@
 that `train_epoch` and `evaluate` are called with, built from a plain config dict.
 
 The same file runs in the worker (through `candidate.lib.support`) and on the trusted side
-(through `grader.testing.exercise_support`), so both sides start from identical objects:
+(through `grader.kit.exercise_support`), so both sides start from identical objects:
 same initial weights, same data, same shuffling order.
 
 Instrumentation (read back by the tests; every verdict is made on the trusted side):

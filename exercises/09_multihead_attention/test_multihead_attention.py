@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import kit
-from grader.kit import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, f64, given_cases
+from grader.kit import assert_close, assert_equal, assert_finite, assert_outputs_close, f64, given_cases
 
 support = kit.exercise_support(__file__)
 WEIGHTS = ("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias")
@@ -30,33 +30,23 @@ class Mha(kit.Case):
     data_seed: int
 
     def draw(self, g, dtype=f64, keep_first_key=False, in_scale=1.0):
-        """Weights ~ N(0, 1/E), biases N(0, 0.5^2) or None; query, key, value; the masks' keyword arguments."""
+        """Weights ~ N(0, 1/E), biases N(0, 0.5^2) or None; query, key, value; the masks' keyword arguments
+        (bool: True = not allowed, ~30%; float: N(0, 2^2), ~20% -inf)."""
         E = self.H * self.hd
         w = kit.random_state_dict({"in_proj_weight": (3 * E, E), "in_proj_bias": (3 * E,), "out_proj_weight": (E, E),
                                    "out_proj_bias": (E,)}, g, dtype=dtype, scales={"in_proj_weight": in_scale})
         w.update({} if self.bias else {"in_proj_bias": None, "out_proj_bias": None})
         q, k, v = (torch.randn(self.B, L, E, generator=g, dtype=dtype) for L in (self.T, self.S, self.S))
         attn_shape = (self.B * self.H, self.T, self.S) if self.masks[1].endswith("3D") else (self.T, self.S)
-        masks = {"key_padding_mask": random_mask(self.masks[0], (self.B, self.S), g, dtype, keep_first_key),
-                 "attn_mask": random_mask(self.masks[1], attn_shape, g, dtype, keep_first_key)}
+        masks = {"key_padding_mask": (self.masks[0], (self.B, self.S)), "attn_mask": (self.masks[1], attn_shape)}
+        masks = {name: kit.random_attention_mask(kind, shape, g, dtype, keep_first_key=keep_first_key)
+                 for name, (kind, shape) in masks.items()}
         return w, q, k, v, masks
 
 
 def mhas(masks=st.sampled_from(MASKS), bias=st.booleans()):
     return st.builds(Mha, B=st.integers(1, 3), T=st.integers(1, 5), S=st.integers(1, 6), H=st.integers(1, 3),
                      hd=st.integers(1, 4), bias=bias, masks=masks, data_seed=kit.data_seeds)
-
-
-def random_mask(kind: str, shape: tuple, g, dtype=f64, keep_first_key: bool = False):
-    """None, a bool mask (True = not allowed, ~30%), or a float mask (N(0, 2^2), ~20% -inf)."""
-    if kind == "none":
-        return None
-    if kind.startswith("bool"):
-        mask = torch.rand(shape, generator=g) < 0.3
-        return mask & (torch.arange(shape[-1]) > 0) if keep_first_key else mask
-    mask = 2.0 * torch.randn(shape, generator=g, dtype=dtype)
-    mask = mask.masked_fill(torch.rand(shape, generator=g) < 0.2, -torch.inf)
-    return torch.cat([mask[..., :1].clamp(min=-5.0), mask[..., 1:]], -1) if keep_first_key else mask
 
 
 def allowed_keys(case: Mha, key_padding_mask=None, attn_mask=None) -> torch.Tensor:
@@ -78,11 +68,13 @@ def valid_queries(case: Mha, masks) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def call(fn, q, k, v, H, w, **kwargs):
-    """A multi_head_attention (the candidate's or another) called, checked to return a pair."""
+    """A multi_head_attention (the candidate's or another) called: (output, weights), each of its shape and q's dtype
+    (weights None when need_weights=False)."""
     result = fn(q, k, v, H, *(w[n] for n in WEIGHTS), **kwargs)
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise Mismatch(f"multi_head_attention must return a tuple (output, weights), got {type(result).__name__}")
-    return result
+    (B, T, _), S, average = q.shape, k.shape[1], kwargs.get("average_attn_weights", True)
+    weights = ((B, T, S) if average else (B, H, T, S)) if kwargs.get("need_weights", True) else None
+    return kit.unpack(result, {"output": q.shape, f"weights (average_attn_weights={average}, need_weights="
+                               f"{weights is not None})": weights}, q.dtype, "multi_head_attention")
 
 
 def oracle(q, k, v, H, w, key_padding_mask=None, attn_mask=None, average_attn_weights=True):
@@ -108,14 +100,9 @@ def compare(got, expected, case: Mha, masks, average: bool, vs: str):
 @given_cases(mhas(), need_weights=st.booleans(), average=st.booleans())
 def test_output_and_weights_shapes(candidate, case, need_weights, average):
     w, q, k, v, masks = case.draw(case.generator(), torch.float32, keep_first_key=True)
-    out, weights = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks, need_weights=need_weights,
-                        average_attn_weights=average)
-    assert_finite(assert_shape(out, q.shape, "output", dtype=torch.float32), "output")
-    if not need_weights:
-        assert weights is None, f"with need_weights=False the weights must be None, got {type(weights).__name__}"
-        return
-    expected = (case.B, case.T, case.S) if average else (case.B, case.H, case.T, case.S)
-    assert_shape(weights, expected, f"attention weights (average_attn_weights={average})", dtype=torch.float32)
+    out, _ = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks, need_weights=need_weights,
+                  average_attn_weights=average)
+    assert_finite(out, "output")
 
 
 # -- equivalence -----------------------------------------------------------------------------
@@ -130,25 +117,18 @@ def test_matches_torch_functional(candidate, masks, case, average):
 
 
 @pytest.mark.category("equivalence")
+@pytest.mark.parametrize("vs", ["reference", "nn.MultiheadAttention"])
 @given_cases(mhas(), need_weights=st.booleans(), average=st.booleans())
-def test_matches_reference(candidate, reference, case, need_weights, average):
+def test_matches(candidate, reference, vs, case, need_weights, average):
+    """The reference, and an nn.MultiheadAttention(batch_first=True) module holding the same weights (its layout)."""
     w, q, k, v, kw = case.draw(case.generator())
     options = dict(kw, need_weights=need_weights, average_attn_weights=average)
-    got = call(candidate.multi_head_attention, q, k, v, case.H, w, **options)
-    expected = call(reference.multi_head_attention, q, k, v, case.H, w, **options)
-    compare(got, expected, case, kw, average, "reference")
-
-
-@pytest.mark.category("equivalence")
-@given_cases(mhas(), average=st.booleans())
-def test_matches_nn_multihead_attention(candidate, case, average):
-    """An nn.MultiheadAttention(batch_first=True) module holding the same weights (its parameter layout)."""
-    w, q, k, v, kw = case.draw(case.generator())
     mha = nn.MultiheadAttention(case.H * case.hd, case.H, bias=case.bias, batch_first=True, dtype=f64).eval()
     mha.load_state_dict({n.replace("out_proj_", "out_proj."): t for n, t in w.items() if t is not None})
     with torch.no_grad():
-        compare(call(candidate.multi_head_attention, q, k, v, case.H, w, **kw, average_attn_weights=average),
-                mha(q, k, v, **kw, average_attn_weights=average), case, kw, average, "nn.MultiheadAttention")
+        expected = mha(q, k, v, **options) if vs != "reference" else call(reference.multi_head_attention, q, k, v,
+                                                                          case.H, w, **options)
+    compare(call(candidate.multi_head_attention, q, k, v, case.H, w, **options), expected, case, kw, average, vs)
 
 
 # -- gradient --------------------------------------------------------------------------------
@@ -204,7 +184,6 @@ def test_masked_keys_get_exactly_zero_weight(candidate, case):
     """Per-head weights: 0 exactly where a mask says -inf / True, rows of queries with a key sum to 1."""
     w, q, k, v, masks = case.draw(case.generator())
     _, weights = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks, average_attn_weights=False)
-    weights = assert_shape(weights, (case.B, case.H, case.T, case.S), "per-head attention weights", dtype=f64)
     kit.assert_attention_weights(weights, allowed_keys(case, **masks), "per-head weights",
                                  where=valid_queries(case, masks)[1])
 
@@ -231,9 +210,8 @@ def test_appended_padding_changes_nothing(candidate, case, extra):
     w, q, k, v, masks = case.draw(g := case.generator(), keep_first_key=True)
     boolean, calls = case.masks[0] == "bool", []
 
-    def attend(key, value, key_padding_mask, attn_mask):
-        calls.append(call(candidate.multi_head_attention, q, key, value, case.H, w, key_padding_mask=key_padding_mask,
-                          attn_mask=attn_mask))
+    def attend(key, value, **masks):
+        calls.append(call(candidate.multi_head_attention, q, key, value, case.H, w, **masks))
         return calls[-1]
 
     kit.assert_appending_changes_nothing(attend, {"key": k, "value": v, **masks}, {
@@ -253,10 +231,9 @@ def test_key_value_order_does_not_matter(candidate, case):
     before = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks)
     after = call(candidate.multi_head_attention, q, k[:, perm], v[:, perm], case.H, w,
                  **{name: m[..., perm] for name, m in masks.items()})
-    assert_finite(assert_shape(before[0], q.shape, "output"), "output (every query has a key)")
-    assert_close(after[0], before[0], f"output for keys permuted by {perm.tolist()}")
-    assert_close(after[1], assert_shape(before[1], (case.B, case.T, case.S), "weights")[..., perm],
-                 f"weights for keys permuted by {perm.tolist()}")
+    assert_finite(before[0], "output (every query has a key)")
+    assert_outputs_close(after, (before[0], before[1][..., perm]), ("output", "weights"),
+                         f"the unpermuted call's, for keys permuted by {perm.tolist()}")
 
 
 @pytest.mark.category("property")
@@ -265,12 +242,10 @@ def test_bool_and_float_masks_agree(candidate, case):
     """A bool mask and its float form (-inf where True, 0 elsewhere) give the same attention."""
     w, q, k, v, masks = case.draw(case.generator(), keep_first_key=True)
     floats = {n: torch.zeros(m.shape, dtype=f64).masked_fill(m, -torch.inf) for n, m in masks.items()}
-    out_bool, w_bool = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks)
-    out_float, w_float = call(candidate.multi_head_attention, q, k, v, case.H, w, **floats)
-    assert_finite(assert_shape(out_bool, q.shape, "output with bool masks"), "output with bool masks (all have a key)")
-    assert_close(out_float, out_bool, "output with float (-inf/0) masks vs the same masks as bool")
-    assert_close(w_float, assert_shape(w_bool, (case.B, case.T, case.S), "weights with bool masks"),
-                 "weights with float (-inf/0) masks vs the same masks as bool")
+    bools = call(candidate.multi_head_attention, q, k, v, case.H, w, **masks)
+    assert_finite(bools[0], "output with bool masks (all have a key)")
+    assert_outputs_close(call(candidate.multi_head_attention, q, k, v, case.H, w, **floats), bools,
+                         ("output with float (-inf/0) masks", "weights with float masks"), "the same masks as bool")
 
 
 @pytest.mark.category("property")
@@ -279,11 +254,11 @@ def test_stable_at_large_logits(candidate, reference, seed):
     case = Mha(2, 4, 5, 2, 4, True, ("none", "none"), seed)
     w, q, k, v, _ = case.draw(case.generator(), torch.float32, in_scale=40.0)
     kpm = (torch.arange(case.S) == case.S - 1).repeat(case.B, 1)  # the last key is padding
-    out, weights = call(candidate.multi_head_attention, q, k, v, case.H, w, key_padding_mask=kpm)
     expected = call(reference.multi_head_attention, q.double(), k.double(), v.double(), case.H,
                     {n: t.double() for n, t in w.items()}, key_padding_mask=kpm)
-    for name, got, want in (("output", out, expected[0]), ("weights", weights, expected[1])):
-        assert_close(got, want.float(), f"float32 {name} at logits ~1e3 vs float64 reference", rtol=1e-3, atol=1e-3)
+    assert_outputs_close(call(candidate.multi_head_attention, q, k, v, case.H, w, key_padding_mask=kpm),
+                         [t.float() for t in expected], ("float32 output", "float32 weights"),
+                         "the float64 reference at logits ~1e3", rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.category("property")

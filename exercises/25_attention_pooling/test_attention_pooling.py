@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import kit
-from grader.kit import assert_close, assert_equal, f64, given_cases
+from grader.kit import assert_equal, assert_outputs_close, f64, given_cases
 
 support = kit.exercise_support(__file__)
+POOLED, LOGITS = ("pooled", "weights"), ("logits", "weights")  # the outputs of each module
 
 
 class Pool(kit.Case):
@@ -33,6 +34,14 @@ class Pool(kit.Case):
         twins = kit.twins(lambda lib: lib.AttentionPooling(self.D, self.hidden), candidate, reference,
                           g := self.generator(), dtype=dtype, scales={"query": query_scale})
         return *twins, *self.inputs(g, dtype), g
+
+    def joined(self, candidate, reference):
+        """support.JoinedPooling ([pooled, weights]) on both sides, its args, a cotangent (none on padded weights)."""
+        cand, ref, sd, h, mask, g = self.build(candidate, reference)
+        grad_out = torch.randn(self.B, self.D + self.T, generator=g, dtype=f64)
+        grad_out[:, self.D:] *= mask
+        return (candidate.lib.support("JoinedPooling", cand), support.JoinedPooling(ref), {"h": h, "mask": mask},
+                grad_out, {f"pooling.{k}": v for k, v in sd.items()}, g)
 
 
 class Clf(kit.Case):
@@ -84,11 +93,6 @@ def classify(m, case, tokens, lengths, dtype=f64, finite=False):
     return kit.unpack(m(tokens, lengths), shapes, dtype, "BiLSTMAttentionClassifier.forward", finite=finite)
 
 
-def same(got, expected, vs: str, names=("pooled", "weights"), **tolerance):
-    for name, value, want in zip(names, got, expected):
-        assert_close(value, want.detach(), f"{name} vs {vs}", **tolerance)
-
-
 def pool_spec(sd: dict, h, mask):
     """The definition row by row in float64: softmax over the real t of tanh(W h_t + b) . q (no real token: 0)."""
     pooled, weights = torch.zeros(h.shape[0], h.shape[2], dtype=f64), torch.zeros(h.shape[:2], dtype=f64)
@@ -101,7 +105,8 @@ def pool_spec(sd: dict, h, mask):
 
 
 def one_sequence_oracle(sd: dict, case: Clf, tokens, lengths):
-    """Each sequence ALONE through torch's nn.LSTM, the loop pooling spec and the head: no padding anywhere."""
+    """Each sequence ALONE (no padding anywhere) through nn.LSTM, the loop pooling spec and the head (unpacked, a
+    BiLSTM's backward direction would start on the pad tokens)."""
     lstm = nn.LSTM(case.E, case.H, batch_first=True, bidirectional=True).to(f64)
     lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in sd.items() if k.startswith("lstm.")})
     pool_sd = {k.removeprefix("pooling."): v for k, v in sd.items() if k.startswith("pooling.")}
@@ -111,15 +116,6 @@ def one_sequence_oracle(sd: dict, case: Clf, tokens, lengths):
             pooled, w = pool_spec(pool_sd, lstm(sd["embedding.weight"][tokens[b, :L]][None])[0], None)
             logits[b], weights[b, :L] = sd["head.weight"] @ pooled[0] + sd["head.bias"], w[0]
     return logits, weights
-
-
-def joined_pooling(candidate, reference, case: Pool):
-    """support.JoinedPooling ([pooled, weights]) on both sides, its args, a cotangent (none on padded weights)."""
-    cand, ref, sd, h, mask, g = case.build(candidate, reference)
-    grad_out = torch.randn(case.B, case.D + case.T, generator=g, dtype=f64)
-    grad_out[:, case.D:] *= mask
-    return (candidate.lib.support("JoinedPooling", cand), support.JoinedPooling(ref), {"h": h, "mask": mask}, grad_out,
-            {f"pooling.{k}": v for k, v in sd.items()}, g)
 
 
 # -- shape -----------------------------------------------------------------------------------
@@ -149,46 +145,34 @@ def test_parameters_follow_the_interface(candidate, reference):
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
+@pytest.mark.parametrize("vs", ["the loop definition", "reference"])
 @given_cases(pools())
-def test_pooling_matches_loop_spec(candidate, reference, case):
-    cand, _, sd, h, mask, _ = case.build(candidate, reference)
-    same(pool(cand, h, mask), pool_spec(sd, h, mask), "the loop definition")
+def test_pooling_matches(candidate, reference, vs, case):
+    cand, ref, sd, h, mask, _ = case.build(candidate, reference)
+    assert_outputs_close(pool(cand, h, mask), pool_spec(sd, h, mask) if vs == "the loop definition" else ref(h, mask),
+                         POOLED, vs)
 
 
 @pytest.mark.category("equivalence")
-@given_cases(pools())
-def test_pooling_matches_reference(candidate, reference, case):
-    cand, ref, _, h, mask, _ = case.build(candidate, reference)
-    same(pool(cand, h, mask), ref(h, mask), "reference")
-
-
-@pytest.mark.category("equivalence")
+@pytest.mark.parametrize("vs", ["reference", "each sequence run alone through nn.LSTM"])
 @given_cases(classifiers())
-def test_classifier_matches_reference(candidate, reference, case):
-    cand, ref, _, tokens, lengths, _ = case.build(candidate, reference)
-    same(classify(cand, case, tokens, lengths), ref(tokens, lengths), f"reference ({lengths=})", ("logits", "weights"))
-
-
-@pytest.mark.category("equivalence")
-@given_cases(classifiers())
-def test_classifier_matches_each_sequence_run_alone(candidate, reference, case):
-    """Unpacked, a BiLSTM's backward direction starts on the pad tokens: this oracle has no padding at all."""
-    cand, _, sd, tokens, lengths, _ = case.build(candidate, reference)
-    same(classify(cand, case, tokens, lengths), one_sequence_oracle(sd, case, tokens, lengths),
-         f"each sequence run alone through nn.LSTM ({lengths=})", ("logits", "weights"))
+def test_classifier_matches(candidate, reference, vs, case):
+    cand, ref, sd, tokens, lengths, _ = case.build(candidate, reference)
+    expected = ref(tokens, lengths) if vs == "reference" else one_sequence_oracle(sd, case, tokens, lengths)
+    assert_outputs_close(classify(cand, case, tokens, lengths), expected, LOGITS, f"{vs} ({lengths=})")
 
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
 @given_cases(pools(use_mask=st.just(True)))
 def test_pooling_gradients_match_reference(candidate, reference, case):
-    fn, oracle, args, grad_out, _, _ = joined_pooling(candidate, reference, case)
+    fn, oracle, args, grad_out, _, _ = case.joined(candidate, reference)
     kit.check_gradients(candidate, fn, oracle, args, grad_output=grad_out)
 
 
 @pytest.mark.category("gradient")
 def test_pooling_gradients_match_finite_differences(candidate, reference, seed):
-    fn, _, args, grad_out, sd, g = joined_pooling(candidate, reference, Pool(3, 5, 4, 3, True, seed))
+    fn, _, args, grad_out, sd, g = Pool(3, 5, 4, 3, True, seed).joined(candidate, reference)
     kit.check_finite_differences(candidate, fn, args, g=g, grad_output=grad_out, state_dict=sd)
 
 
@@ -255,9 +239,10 @@ def test_classifier_rows_do_not_depend_on_batch_order(candidate, reference, seed
     case = Clf(6, 7, 7, 3, 3, 3, 0, seed)
     cand, _, _, _, _, g = case.build(candidate, reference)
     tokens, lengths = case.inputs(g, lengths=torch.tensor([2, 7, 1, 5, 3, 6]))  # the sort is no involution
+    before = classify(cand, case, tokens, lengths)
     for perm in (torch.randperm(case.B, generator=g) for _ in range(2)):
-        same(classify(cand, case, tokens[perm], lengths[perm]), [t[perm] for t in classify(cand, case, tokens, lengths)],
-             f"the outputs permuted the same way (batch permuted by {perm.tolist()})", ("logits", "weights"))
+        assert_outputs_close(classify(cand, case, tokens[perm], lengths[perm]), [t[perm] for t in before], LOGITS,
+                             f"the outputs permuted the same way (batch permuted by {perm.tolist()})")
 
 
 @pytest.mark.category("property")
@@ -265,14 +250,14 @@ def test_pooling_single_real_token(candidate, reference, seed):
     """A row with one real token gives it weight 1 and pools exactly its vector, even at large scores elsewhere."""
     cand, _, _, h, _, g = Pool(4, 6, 3, 4, True, seed).build(candidate, reference, query_scale=100.0)
     one = torch.arange(6) == torch.randint(6, (4, 1), generator=g)  # (B, T): one real token per row
-    same(pool(cand, h, one), (h[one], one.double()),
-         f"that token's h and weight 1 (the one real token at {one.int().argmax(1).tolist()})")
+    assert_outputs_close(pool(cand, h, one), (h[one], one.double()), POOLED,
+                         f"that token's h and weight 1 (the one real token at {one.int().argmax(1).tolist()})")
 
 
 @pytest.mark.category("property")
 def test_pooling_all_padding_row_gives_zeros(candidate, reference, seed):
     """A row with no real token: weights and pooled all 0 (no NaN), gradients finite and equal to the reference's."""
-    fn, oracle, args, grad_out, _, _ = joined_pooling(candidate, reference, Pool(3, 5, 4, 3, True, seed))
+    fn, oracle, args, grad_out, _, _ = Pool(3, 5, 4, 3, True, seed).joined(candidate, reference)
     args["mask"][1] = False
     grad_out[1, 4:] = 0.0
     got = kit.check_gradients(candidate, fn, oracle, args, grad_output=grad_out)
@@ -284,13 +269,13 @@ def test_pooling_stable_for_large_scores(candidate, reference, seed):
     """|score| <= sum |q|: with q ~1e3, exp() overflows in float32 unless the softmax subtracts the row maximum."""
     cand, ref, _, h, mask, _ = Pool(3, 6, 4, 5, True, seed).build(candidate, reference, torch.float32, 2000.0)
     # float32 vs float64 through scores ~1e3: agreement to 1e-3 is far tighter than any overflow (inf, NaN).
-    same(pool(cand, h, mask, torch.float32), [t.float() for t in ref.double()(h.double(), mask)],
-         "the float64 reference at scores ~1e3 (float32)", rtol=1e-3, atol=1e-3)
+    assert_outputs_close(pool(cand, h, mask, torch.float32), [t.float() for t in ref.double()(h.double(), mask)],
+                         POOLED, "the float64 reference at scores ~1e3 (float32)", rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.category("property")
 def test_forward_does_not_modify_its_inputs(candidate, seed):
     h, mask = Pool(2, 5, 3, 4, True, seed).inputs(kit.generator(seed), torch.float32)
-    kit.assert_inputs_unchanged(candidate.AttentionPooling(3, 4), {"h": h, "mask": mask}, what="AttentionPooling.forward")
+    kit.assert_inputs_unchanged(candidate.AttentionPooling(3, 4), {"h": h, "mask": mask}, what="AttentionPooling")
     tokens, lengths = (clf := Clf(3, 5, 6, 3, 2, 2, 0, seed)).inputs(kit.generator(seed))
     kit.assert_inputs_unchanged(clf.make(candidate), {"tokens": tokens, "lengths": lengths}, what="the classifier")

@@ -1,5 +1,5 @@
 """Trusted helpers for 31_parameters_buffers, run in the worker (`candidate.lib.support`) and
-imported on the trusted side (`grader.testing.exercise_support`). They only build torch
+imported on the trusted side (`grader.kit.exercise_support`). They only build torch
 models and read what torch's own bookkeeping says about a module; verdicts are made by the
 tests from the plain data returned."""
 import torch

@@ -1,6 +1,4 @@
-"""Suite for 49_linear_regression: both fits of J(w, b) = mean((Xw + b - y)^2) + l2 * ||w||^2 (ridge on w only)
-vs torch.linalg.lstsq, the reference, autograd's gradient of J, each other, noiseless data; the invariances of
-an unpenalized intercept."""
+"""Suite for 49_linear_regression: both fits of J(w, b) = mean((Xw + b - y)^2) + l2 * ||w||^2 (ridge on w only)."""
 import math
 
 import pytest
@@ -35,12 +33,11 @@ class Fit(kit.Case):
         return self.lr_factor / curvature(X.double(), self.l2)[0]
 
     def closed(self, lib, X, y):
-        name = f"fit_normal_equation(l2={self.l2:g})"
-        return unpack_fit(lib.fit_normal_equation(X, y, self.l2), self.D, X.dtype, name)
+        return unpack_fit(lib.fit_normal_equation(X, y, self.l2), X, f"fit_normal_equation(l2={self.l2:g})")
 
     def descent(self, lib, X, y):
         name = f"fit_gradient_descent(lr={self.lr(X):.4g}, steps={self.steps}, l2={self.l2:g})"
-        return unpack_fit(lib.fit_gradient_descent(X, y, self.lr(X), self.steps, self.l2), self.D, X.dtype, name)
+        return unpack_fit(lib.fit_gradient_descent(X, y, self.lr(X), self.steps, self.l2), X, name)
 
     def converged(self, lib, X, y):  # enough steps for the condition number: within ~1e-15 of the optimum
         return self.replace(steps=min(4000, math.ceil(35 * curvature(X, self.l2)[1]))).descent(lib, X, y)
@@ -52,21 +49,18 @@ class Fit(kit.Case):
 
 @st.composite
 def fits(draw, well_posed=True, l2=st.one_of(st.just(0.0), st.floats(1e-3, 3.0)), steps=st.just(0)):
-    """Without ridge a least-squares fit needs N >= D + 2 samples here to be well posed."""
     D, l2 = draw(st.integers(1, 5), label="D"), draw(l2, label="l2")
-    N = draw(st.integers(D + 2 if well_posed and l2 == 0 else 1, 12), label="N")
+    N = draw(st.integers(D + 2 if well_posed and l2 == 0 else 1, 12), label="N")  # l2 = 0 is well posed if N >= D + 2
     return Fit(N, D, l2, draw(kit.data_seeds), draw(steps, label="steps"), draw(st.floats(0.1, 1.5)))
 
 
 def ridge_system(X: torch.Tensor, l2: float) -> torch.Tensor:
-    """B = [X 1; sqrt(N l2) I 0] (N + D, D + 1): lstsq on B [w; b] = [y; 0] minimizes N * J (the intercept is not
-    penalized), and (2/N) BᵀB is J's (constant) Hessian."""
+    """B = [X 1; sqrt(N l2) I 0] (N+D, D+1): lstsq on B [w; b] = [y; 0] minimizes N J; (2/N) BᵀB is J's Hessian."""
     N, D = X.shape
     return torch.cat([torch.cat([X, X.new_ones(N, 1)], 1), math.sqrt(N * l2) * torch.eye(D, D + 1, dtype=X.dtype)])
 
 
-def lstsq_fit(X: torch.Tensor, y: torch.Tensor, l2: float):
-    """The oracle: torch.linalg.lstsq on the ridge system."""
+def lstsq_fit(X: torch.Tensor, y: torch.Tensor, l2: float):  # the oracle: torch.linalg.lstsq on the ridge system
     theta = torch.linalg.lstsq(ridge_system(X, l2), torch.cat([y, y.new_zeros(X.shape[1])])[:, None]).solution[:, 0]
     return theta[:-1], theta[-1]
 
@@ -86,16 +80,14 @@ def objective(X, y, w, b, l2: float) -> torch.Tensor:
     return ((X @ w + b - y) ** 2).mean() + l2 * (w ** 2).sum()
 
 
-def grad_J(X, y, l2: float, w, b) -> tuple:
-    """Autograd's gradient of J at (w, b)."""
+def grad_J(X, y, l2: float, w, b) -> tuple:  # autograd's gradient of J at (w, b)
     point = [t.detach().clone().requires_grad_() for t in (w, b)]
     return torch.autograd.grad(objective(X, y, *point, l2), point)
 
 
-def unpack_fit(result, D: int, dtype, name: str):
-    """(w (D,), b ()) of `dtype`, finite, as a tuple (or a list)."""
+def unpack_fit(result, X: torch.Tensor, name: str):
     result = tuple(result) if isinstance(result, list) else result
-    return kit.unpack(result, {f"{name}: w": (D,), f"{name}: b (a 0-dim tensor)": ()}, dtype, name, finite=True)
+    return kit.unpack(result, {f"{name}: w": (X.shape[1],), f"{name}: b (0-dim)": ()}, X.dtype, name, finite=True)
 
 
 def assert_fit_close(got, expected, what: str, **tol):
@@ -105,16 +97,11 @@ def assert_fit_close(got, expected, what: str, **tol):
 
 # -- shape ------------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given_cases(fits(), dtype=st.sampled_from([torch.float32, f64]))
-def test_normal_equation_shapes_and_dtype(candidate, case, dtype):
-    case.closed(candidate, *case.data(dtype)[:2])
-
-
-@pytest.mark.category("shape")
-@given_cases(fits(well_posed=False, steps=st.integers(0, 5)), dtype=st.sampled_from([torch.float32, f64]))
-def test_gradient_descent_shapes_and_dtype(candidate, case, dtype):
-    for t, name in zip(case.descent(candidate, *case.data(dtype)[:2]), "wb"):
-        if case.steps == 0:
+@pytest.mark.parametrize("fit", ["closed", "descent"])
+@given_cases(fits(steps=st.integers(0, 5)), dtype=st.sampled_from([torch.float32, f64]))
+def test_shapes_and_dtype(candidate, case, dtype, fit):
+    for t, name in zip(getattr(case, fit)(candidate, *case.data(dtype)[:2]), "wb"):
+        if fit == "descent" and case.steps == 0:
             kit.assert_equal(t, torch.zeros_like(t), f"{name} after 0 steps (descent starts from w = 0, b = 0)")
 
 
@@ -124,9 +111,8 @@ def test_gradient_descent_shapes_and_dtype(candidate, case, dtype):
 @given_cases(fits())
 def test_normal_equation_matches(candidate, reference, case, oracle):
     X, y = case.data()[:2]
-    expected = lstsq_fit(X, y, case.l2) if oracle == "lstsq" else case.closed(reference, X, y)
-    what = "torch.linalg.lstsq on [X 1; sqrt(N*l2) I 0] (b is not penalized)" if oracle == "lstsq" else "reference"
-    assert_fit_close(case.closed(candidate, X, y), expected, f"vs {what}", **tolerance(X, case.l2))
+    expected = case.closed(reference, X, y) if oracle == "reference" else lstsq_fit(X, y, case.l2)
+    assert_fit_close(case.closed(candidate, X, y), expected, f"vs {oracle} (b unpenalized)", **tolerance(X, case.l2))
 
 
 @pytest.mark.category("equivalence")
@@ -141,7 +127,6 @@ def test_gradient_descent_matches_reference(candidate, reference, case):
 @pytest.mark.category("gradient")
 @given_cases(fits(well_posed=False, steps=st.just(3)))
 def test_descent_steps_follow_the_objective_gradient(candidate, case):
-    """Iterates 1, 2 and 3 equal (w, b) - lr * grad J(w, b), with grad J from autograd."""
     X, y = case.data()[:2]
     point = (torch.zeros(case.D, dtype=f64), torch.zeros((), dtype=f64))
     for k in range(1, case.steps + 1):
@@ -164,8 +149,7 @@ def test_objective_gradient_vanishes_at_the_closed_form_solution(candidate, case
 # -- convergence ------------------------------------------------------------------------------
 @pytest.mark.category("convergence")
 def test_gradient_descent_reaches_the_closed_form_solution(candidate, reference, seed, artifacts):
-    """With lr = 1/L and enough steps for the condition number, gradient descent lands on the
-    normal-equation solution (and on lstsq's), on three data sets."""
+    """With lr = 1/L and enough steps for the condition number, descent lands on the closed form and on lstsq's fit."""
     for run, l2 in enumerate([0.0, 0.01, 0.3]):
         case = Fit(64, 4, l2, seed * 1000 + run)
         X, y = case.data()[:2]
@@ -175,14 +159,12 @@ def test_gradient_descent_reaches_the_closed_form_solution(candidate, reference,
         got = case.converged(candidate, X, y)
         # the iterate is within ~1e-15 of the optimum; rounding in the solves
         for expected, whose in [(lstsq_fit(X, y, l2), "lstsq's"), (case.closed(candidate, X, y), "your closed form's")]:
-            assert_fit_close(got, expected, f"of gradient descent vs {whose} minimizer ({case}, lr=1/L)",
-                             rtol=1e-6, atol=1e-8)
+            assert_fit_close(got, expected, f"by descent vs {whose} minimizer ({case}, lr=1/L)", rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.category("convergence")
 @pytest.mark.parametrize("fit, N, D", [("closed form", 50, 3), ("closed form", 7, 6), ("gradient descent", 50, 3)])
-def test_recovers_true_weights_from_noiseless_data(candidate, seed, fit, N, D):
-    """y = X w* + b* exactly: both fits must return w* and b* (with N = D + 1 the system is square)."""
+def test_recovers_true_weights_from_noiseless_data(candidate, seed, fit, N, D):  # (7, 6): N = D + 1, a square system
     case = Fit(N, D, 0.0, seed * 100 + D)
     X, y, w_true, b_true = case.data(noise=0.0)
     got = case.closed(candidate, X, y) if fit == "closed form" else case.converged(candidate, X, y)
@@ -195,8 +177,7 @@ def test_recovers_true_weights_from_noiseless_data(candidate, seed, fit, N, D):
 @pytest.mark.parametrize("change", ["targets", "features", "row order"])
 @given_cases(fits(), c=st.floats(-10, 10).filter(lambda v: abs(v) > 0.5))
 def test_shifts_move_only_the_intercept(candidate, case, change, c):
-    """fit(X, y + c) = (w, b + c) and fit(X + t, y) = (w, b - t·w), for any penalty only when b is not penalized;
-    fit(X[perm], y[perm]) = (w, b): the row order does not matter."""
+    """fit(X, y + c) = (w, b + c); fit(X + t, y) = (w, b - t·w) as b is unpenalized; fit(X[perm], y[perm]) = (w, b)."""
     X, y = case.data()[:2]
     w, b = case.closed(candidate, X, y)
     t = 4 * torch.rand(case.D, generator=case.generator(1), dtype=f64) - 2  # (D,)
@@ -226,14 +207,12 @@ def test_ridge_shrinks_the_weights_not_the_intercept(candidate, seed):
 def test_single_sample_with_ridge(candidate, case):
     """One sample and l2 > 0: the intercept alone fits it, so w = 0 and b = y (any nonzero w only adds penalty)."""
     X, y = case.data()[:2]
-    assert_fit_close(case.closed(candidate, X, y), (torch.zeros(case.D, dtype=f64), y[0]), "for a single sample "
-                     "with ridge vs (0, y)", atol=1e-12)
+    assert_fit_close(case.closed(candidate, X, y), (y.new_zeros(case.D), y[0]), "for one sample vs (0, y)", atol=1e-12)
 
 
 @pytest.mark.category("property")
 def test_inputs_are_not_modified(candidate, seed):
     X, y = Fit(10, 3, 0.1, seed).data()[:2]
-    kit.assert_inputs_unchanged(candidate.fit_normal_equation, {"X": X, "y": y, "l2": 0.1},
-                                what="fit_normal_equation (centering must make a new tensor)")
-    kit.assert_inputs_unchanged(candidate.fit_gradient_descent, {"X": X, "y": y, "lr": 0.05, "steps": 20, "l2": 0.1},
-                                what="fit_gradient_descent")
+    for fn, more in [("fit_normal_equation", {}), ("fit_gradient_descent", {"lr": 0.05, "steps": 20})]:
+        kit.assert_inputs_unchanged(getattr(candidate, fn), {"X": X, "y": y, **more, "l2": 0.1},
+                                    what=f"{fn} (centering, if any, must make a new tensor)")

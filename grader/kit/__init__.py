@@ -3,7 +3,8 @@
 A suite does `from grader import kit` (or `from grader.kit import ...`) and finds here:
 - cases (`grader.kit.cases`): `generator`, `remote_generator` (the same stream in the worker),
   `seeded`, `Case` (self-describing test cases drawn by `@st.composite` strategies), `about` (adds
-  the case to any failure), `given_cases` (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`;
+  the case to any failure), `given_cases` (`@given` of a case whose failures name it), `data_seeds`, `int_or_pair`, `pair`,
+  `random_attention_mask` (bool or float, nn.MultiheadAttention's conventions);
 - weights (`grader.kit.weights`): `random_state_dict` shaped like a module, `twins` (candidate and
   reference holding the same weights), `same_init` (the same for training), `load`; a module's
   interface: `assert_state_shapes`, `assert_trainable`, `assert_attributes`,
@@ -19,7 +20,8 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
 - invariance (`grader.kit.invariance`): `assert_causal`, `assert_ignores` (padding),
   `assert_appending_changes_nothing` (padding appended);
 - outputs (`grader.kit.outputs`): `unpack` (a tuple of outputs, each of its shape), `assert_same` (plain
-  values equal), `assert_attention_weights`
+  values equal), `assert_outputs_close` (several outputs vs another implementation's, each by name),
+  `assert_attention_weights`
   (masked weights exactly 0, none negative, rows summing to 1);
 - convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check`, `accuracy`,
   `TRAIN_TIMEOUT_FACTOR`;
@@ -42,7 +44,7 @@ Conventions (moving a suite onto the kit):
 - `check_convergence(models=..., task=...)`: `models(s, run)` returns (remote model, trusted model)
   with the same initial weights (`same_init`, or both built from one seed); the reference trains only
   for the first loss curve and to explain a failure. `runs=[labels]` keeps one curve per run.
-- The time factor of training calls lives only in `fit_and_check`; `grader.testing` is a shim.
+- The time factor of training calls (`grader.limits.TRAIN_TIMEOUT_FACTOR`) is applied only in `fit_and_check`.
 - After moving a suite, `grade validate` must report every mutant caught by the same (or an
   earlier) test: new strategies draw new examples.
 """
@@ -51,11 +53,11 @@ from grader.compare import (Mismatch, assert_close, assert_equal, assert_finite,
 from grader.kit.cases import builds  # a strategy of cases (st.builds that draws data_seed too)
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
 from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair,
-                              remote_generator, seeded)
+                              random_attention_mask, remote_generator, seeded)
 from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
-from grader.kit.outputs import assert_attention_weights, assert_same, unpack
+from grader.kit.outputs import assert_attention_weights, assert_outputs_close, assert_same, unpack
 from grader.kit.support import exercise_support
 from grader.kit.statistics import assert_rate, assert_uniform, assert_within
 from grader.kit.weights import (Twins, assert_attributes, assert_follows_global_seed, assert_state_shapes, assert_trainable,
@@ -67,11 +69,12 @@ __all__ = [
     "builds",
     "assert_inputs_unchanged", "expect_raises",
     "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "remote_generator", "seeded",
+    "random_attention_mask",
     "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
     "exercise_support",
-    "assert_attention_weights", "assert_same", "unpack",
+    "assert_attention_weights", "assert_outputs_close", "assert_same", "unpack",
     "assert_rate", "assert_uniform", "assert_within",
     "Twins", "assert_attributes", "assert_follows_global_seed", "assert_state_shapes", "assert_trainable", "load", "random_state_dict", "same_init",
     "twins",

@@ -6,6 +6,8 @@ import torch
 from grader.compare import Mismatch, assert_unchanged
 from grader.proxy import CandidateError
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def assert_inputs_unchanged(fn, args: dict, kwargs: dict | None = None, what: str = "the call"):
     """Call the remote `fn(*args.values(), **kwargs)` and require every tensor argument, positional

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from grader.compare import Mismatch
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 f64 = torch.float64
 data_seeds = st.integers(0, 2**32 - 1)  # seeds of the tensors a hypothesis example draws
 
@@ -65,6 +67,24 @@ def int_or_pair(lo: int, hi: int):
     return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
 
 
+def random_attention_mask(kind: str, shape: tuple, g: torch.Generator, dtype=f64, *, keep_first_key: bool = False,
+                          std: float = 2.0):
+    """A random attention mask in nn.MultiheadAttention's conventions, keys on the last dim: kind "none": None;
+    "bool..." (e.g. "bool 3D"): True = may NOT attend, ~30%; otherwise float, added to the scores: N(0, std^2)
+    with ~20% -inf. keep_first_key: key 0 is never blocked (float: at least -2.5 std), so every query has a key.
+
+    >>> kpm = random_attention_mask("bool", (B, S), g, keep_first_key=True)  # (B, S) bool, kpm[:, 0] all False
+    """
+    if kind == "none":
+        return None
+    if kind.startswith("bool"):
+        mask = torch.rand(shape, generator=g) < 0.3
+        return mask & (torch.arange(shape[-1]) > 0) if keep_first_key else mask
+    mask = (std * torch.randn(shape, generator=g, dtype=dtype)).masked_fill(torch.rand(shape, generator=g) < 0.2,
+                                                                            -torch.inf)
+    return torch.cat([mask[..., :1].clamp(min=-2.5 * std), mask[..., 1:]], -1) if keep_first_key else mask
+
+
 class Case:
     """Base of an exercise's test case: every subclass is a frozen dataclass (no decorator needed)
     whose fields say everything about one call. A subclass that declares no `data_seed` field gets a
@@ -111,20 +131,27 @@ def builds(case_type, **fields):
     return st.builds(case_type, **fields, **({} if "data_seed" in fields else {"data_seed": data_seeds}))
 
 
-@contextlib.contextmanager
-def about(case):
+class about:
     """Add `case` (anything with a readable `str`) to the message of every failed check raised
-    inside the block; a Mismatch keeps its diagnostics. The candidate's own errors pass unchanged.
+    inside the block; a Mismatch keeps its diagnostics, and the failure keeps its traceback (the
+    test's own line). The candidate's own errors pass unchanged.
 
     >>> with about(cfg):  # "output vs F.conv2d: 3 of 40 elements ...\\n  case: x (1, 2, 5, 5), ..."
     ...     assert_close(candidate.conv2d(x, w, b), F.conv2d(x, w, b), "output vs F.conv2d")
     """
-    try:
-        yield
-    except Mismatch as e:
-        raise Mismatch(f"{e}\n  case: {case}", e.diagnostics) from None
-    except AssertionError as e:
-        raise AssertionError(f"{e}\n  case: {case}") from None
+
+    def __init__(self, case):
+        self.case = case
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, Mismatch):
+            raise Mismatch(f"{error}\n  case: {self.case}", error.diagnostics).with_traceback(traceback) from None
+        if isinstance(error, AssertionError):
+            raise AssertionError(f"{error}\n  case: {self.case}").with_traceback(traceback) from None
+        return False
 
 
 def given_cases(strategy, *, replace: tuple = (), max_examples: int | None = None, **strategies):

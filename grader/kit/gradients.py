@@ -9,6 +9,8 @@ from grader.compare import Mismatch, assert_close, assert_tensor
 from grader.gradcheck import check_directional_derivatives
 from grader.kit.cases import f64
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def require_gradients(grads: dict, names=None) -> dict:
     """Every gradient named (default: all of `grads`) must have reached its tensor; returns `grads`.

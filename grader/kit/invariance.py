@@ -8,6 +8,8 @@ import torch
 
 from grader.compare import assert_close, assert_shape, assert_tensor
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def assert_ignores(fn: Callable, x: torch.Tensor, changed: torch.Tensor, g: torch.Generator, *,
                    what: str = "the ignored positions", where=None, fresh: Callable | None = None) -> None:

@@ -5,20 +5,29 @@ import torch
 
 from grader.compare import Mismatch, assert_close, assert_equal, assert_finite, assert_shape, assert_tensor
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def unpack(result, shapes: dict, dtype: torch.dtype | None = None, what: str = "the call", *,
            finite: bool = False) -> list:
     """`result` must be a tuple of len(shapes) tensors of the shapes given by name, in order (and of
-    `dtype` when given; all finite when `finite`); returns them as a list.
+    `dtype` when given; all finite when `finite`); a shape None asks for None there (an output not
+    requested). Returns them as a list.
 
     >>> pooled, weights = unpack(m(h, mask), {"pooled": (B, D), "weights": (B, T)}, torch.float64, "forward")
+    >>> out, _ = unpack(f(q, k, v, need_weights=False), {"output": (B, T, E), "weights": None})
     """
     if not isinstance(result, tuple) or len(result) != len(shapes):
         got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, tuple) else "")
         raise Mismatch(f"{what} must return a tuple ({', '.join(shapes)}), got a {got}")
-    values = [assert_shape(value, shape, name, dtype) for value, (name, shape) in zip(result, shapes.items())]
+    for (name, shape), value in zip(shapes.items(), result):
+        if shape is None and value is not None:
+            raise Mismatch(f"{what}: {name} must be None, got a {type(value).__name__}")
+    values = [value if shape is None else assert_shape(value, shape, name, dtype)
+              for value, (name, shape) in zip(result, shapes.items())]
     for name, value in zip(shapes, values if finite else ()):
-        assert_finite(value, name)
+        if value is not None:
+            assert_finite(value, name)
     return values
 
 
@@ -30,6 +39,19 @@ def assert_same(got, expected, what: str, hint: str = "") -> None:
     """
     if got != expected:
         raise Mismatch(f"{what} is {got!r}, expected {expected!r}" + (f": {hint}" if hint else ""))
+
+
+def assert_outputs_close(got, expected, names, vs: str, **tolerance) -> None:
+    """Each of the outputs `got` (a tuple or list, e.g. from `unpack`) close to the same one of `expected`
+    (detached), compared in order and named by `names`: "<name> vs <vs>"; `tolerance`: assert_close's keywords.
+
+    >>> assert_outputs_close(m(h, mask), pool_spec(h, mask), ("pooled", "weights"), "the loop definition")
+    """
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        shown = f"{type(got).__name__} of length {len(got)}" if isinstance(got, (tuple, list)) else type(got).__name__
+        raise Mismatch(f"expected {len(names)} outputs ({', '.join(names)}), got a {shown}")
+    for name, value, want in zip(names, got, expected):
+        assert_close(value, want.detach() if isinstance(want, torch.Tensor) else want, f"{name} vs {vs}", **tolerance)
 
 
 def assert_attention_weights(weights, allowed: torch.Tensor, name: str = "attention weights", where=None) -> None:

@@ -8,6 +8,8 @@ import torch
 
 from grader.compare import Mismatch, assert_tensor
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 # Kolmogorov-Smirnov: for n i.i.d. draws, P(sqrt(n) * D > t) <= 2 exp(-2 t^2); t = 3 gives about 3e-8.
 KS_T = 3.0
 

@@ -5,6 +5,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 
 def exercise_support(test_file: str):
     """The `support.py` beside a test file, imported here (the same helpers the worker runs through

@@ -11,6 +11,8 @@ from torch import nn
 from grader.compare import Mismatch, assert_close, assert_equal, assert_shape, assert_tensor
 from grader.kit.cases import f64, seeded
 
+__tracebackhide__ = True  # pytest shows the failing test's own frames and this check's message
+
 NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, *([nn.RMSNorm] if hasattr(nn, "RMSNorm") else []))
 
 
