@@ -39,3 +39,13 @@ def test_an_independently_written_variant_of_a_known_mistake_is_named(context, t
     failures = [(t.name, t.message[:200]) for t in result.tests if t.status != "pass"][:3]
     assert result.status == "fail" and found is not None, failures
     assert name in found.names, (found.names, found.test)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise_id", sorted({v[0] for v in variants()}))
+def test_a_correct_alternative_gets_no_diagnosis(context, exercise_id):
+    exercise = load_exercise(REPO / "exercises" / exercise_id)
+    for path in sorted((REPO / "tests" / "alternatives" / exercise_id).glob("*.py")):
+        result = grade_exercise(exercise, context, path, own_files=True)
+        assert result.status == "pass", [(t.name, t.message[:200]) for t in result.tests if t.status != "pass"][:3]
+        assert diagnosis.diagnose(exercise, context, result, context.settings.seed) is None
