@@ -8,6 +8,7 @@ graded (failing examples shrunk), and cached on disk by everything it depends on
 solution fails nothing, and an unknown bug fails differently: neither is diagnosed."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -82,19 +83,27 @@ def cache_dir() -> Path:
     return Path(base) / ("" if os.environ.get(CACHE_ENV) else "pytorch-interview-grader") / "fingerprints"
 
 
-def cache_key(exercise: Exercise, reference: Path, mistake: mistakes.Mistake, seed: int, select: str | None) -> str:
-    """Everything a mistake's first failure depends on: the grader, the reference, the exercise's
-    files (tests, support, toml), the mistake, the seed and the selection."""
-    from grader import __version__
+@functools.lru_cache(maxsize=1)
+def _grader_digest() -> str:
+    """The grader's own code (its checks word the messages a fingerprint holds)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
-    digest = hashlib.sha256(f"{__version__}\0{seed}\0{select}\0{mistake!r}\0".encode())
+
+def cache_key(exercise: Exercise, reference: Path, mistake: mistakes.Mistake, seed: int, select: str | None,
+              device: str = "cpu") -> str:
+    """Everything a mistake's first failure depends on: the grader's code, the reference, the
+    exercise's files (tests, support, toml), the mistake, the seed, the selection and the device."""
+    digest = hashlib.sha256(f"{_grader_digest()}\0{seed}\0{select}\0{device}\0{mistake!r}\0".encode())
     for path in [reference, *sorted(p for p in exercise.path.iterdir() if p.suffix in (".py", ".toml"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 
 
 def _cache_path(exercise: Exercise, ctx, mistake: mistakes.Mistake, seed: int) -> Path:
-    key = cache_key(exercise, ctx.reference_path(exercise), mistake, seed, ctx.settings.select)
+    key = cache_key(exercise, ctx.reference_path(exercise), mistake, seed, ctx.settings.select, str(ctx.device))
     return cache_dir() / f"{exercise.id}-{key}.json"
 
 
