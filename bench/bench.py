@@ -32,7 +32,7 @@ PY = sys.executable
 GRADE = [PY, "-m", "grader.cli"]
 THREE = ("01_simple_network", "17_self_attention", "33_conv2d")
 ONCE = ("verdicts-17", "validate-3", "validate-3-j2", "grade-all", "validate-all")  # long rows run once
-PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
+PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:anyio", "--import-mode=importlib", "-o", "addopts=",
                "-W", "ignore::DeprecationWarning"]
 
 

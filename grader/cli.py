@@ -104,11 +104,11 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         settings.diagnose = diagnose
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
-    from grader.runner import run_grading
     from grader.session import RunContext
 
     ctx = RunContext(settings)
-    ctx.worker_pool()  # the fork server imports torch while this process collects tests
+    ctx.worker_pool()  # the fork server imports torch while this process imports its own and collects tests
+    from grader.runner import run_grading
     try:
         run = run_grading(exercises, ctx, command=shlex.join(["grade", *sys.argv[1:]]), progress=console.Progress())
     finally:

@@ -28,14 +28,14 @@ NOT_SUBMITTED = "not submitted"
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
                    stop_at_first_failure: bool = False, progress=None, own_files: bool = False, *,
                    seed: int | None = None, categories: tuple[str, ...] = (),
-                   folder: Path | None = None, shrink: bool = False) -> ExerciseResult:
+                   folder: Path | None = None, shrink: bool | None = None) -> ExerciseResult:
     """Run every test of `exercise` (only those of `categories`, if given) against `submission`
     (default: what the settings say, looked up in `folder` if given) on `seed` (default: the
     settings'). `progress` (see grader.console.Progress) hears of each test as it starts. A
     submission that is a link, a reference or an exercise's test is refused (status error),
-    unless `own_files` (`grade validate` grades the references themselves). `stop_at_first_failure`
-    skips shrinking failing examples too, unless `shrink` (then the first failure is reported as a
-    full run reports it). `ctx` is not changed."""
+    unless `own_files` (`grade validate` grades the references themselves). Failing examples are
+    shrunk as a candidate's are when `shrink` (default: unless `stop_at_first_failure`); without,
+    only the verdicts count. `ctx` is not changed."""
     found = Path(submission) if submission else ctx.find_submission(exercise, folder)
     run = ctx.run_for(exercise, found or ctx.submission_for(exercise, folder), seed, categories)
     limits = ctx.limits_for(exercise)
@@ -56,6 +56,7 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
         collector.stop_reason = NOT_SUBMITTED
     else:
         result.static_findings = [f.to_dict() for f in ctx.static_findings(run)]
+    shrink = not stop_at_first_failure if shrink is None else shrink
     code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None, shrink=shrink)
     result.tests = collector.results
     credit.apply(result)
@@ -76,16 +77,18 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
 
 
 def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
-                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = False) -> int:
+                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = True) -> int:
     exercise = run.exercise
     args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
-        "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-o", "addopts=",
+        "-q", "-p", "no:cacheprovider", "-p", "no:anyio", "--import-mode=importlib", "-o", "addopts=",
         f"--rootdir={exercise.path}", f"--hypothesis-seed={run.seed}", "-W", "ignore::DeprecationWarning",
     ]
     if ctx.settings.select:
         args += ["-k", ctx.settings.select]
-    if stop_at_first_failure:  # only the verdict matters: no shrinking of failing examples either
-        args += ["-x"] if shrink else ["-x", "--hypothesis-profile=grader-verdict"]
+    if stop_at_first_failure:
+        args += ["-x"]
+    if not shrink:  # only the verdicts matter: failing examples are not shrunk
+        args += ["--hypothesis-profile=grader-verdict"]
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         code = pytest.main(args, plugins=[collector])

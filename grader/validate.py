@@ -115,7 +115,7 @@ def _check_mistake(exercise: Exercise, ctx: RunContext, seed: int, mistake: mist
         return Check(name, False, str(e))
     scored = not diagnosis.is_nameable(mistake)
     result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored,
-                                                    seed=seed, shrink=True))
+                                                    seed=seed, shrink=not scored))
     if scored:
         return _scored_check(name, result, seconds)
     fp = diagnosis.fingerprint(result)
@@ -164,7 +164,7 @@ def _variant_checks(exercise: Exercise, ctx: RunContext, seed: int, shipped: set
                 continue
             # Only the value tests: when none of them passes, grader.credit gives the whole suite
             # 0 points, so this proves the variant's full score is 0 at half the cost.
-            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, seed=seed,
+            result, seconds = _timed(lambda: grade_exercise(exercise, ctx, path, seed=seed, shrink=False,
                                                             categories=credit.VALUE_CATEGORIES))
             checks.append(_valueless_check(f"variant {path.stem}", result, seconds))
     return checks
