@@ -1,6 +1,5 @@
-"""Suite for 40_lstm_language_model: batchify and get_batch vs plain-loop specifications; the model vs
-nn.Embedding + nn.LSTM + nn.Linear with the same weights; train_epoch step by step vs the reference
-(hidden carried, detached); perplexity vs exp(mean CE) of the whole stream in one pass; overfitting."""
+"""Suite for 40_lstm_language_model: batchify, get_batch vs plain loops; the model vs nn.LSTM & co.; train_epoch step by
+step vs the reference (state carried, detached); perplexity vs exp(mean CE) of the whole stream in one pass."""
 import math
 
 import pytest
@@ -36,18 +35,12 @@ class LM(kit.Case):
         return tuple(torch.randn(self.layers, self.B, self.H, generator=g, dtype=dtype) for _ in "hc")
 
 
-class Stream(kit.Case):
-    """A stream of bsz + extra distinct tokens, batchified into bsz columns."""
-
-    bsz: int
-    extra: int
-
-
-def lms(S=st.integers(2, 9), bptt=st.integers(1, 10)):
+def lms(S=st.integers(2, 9), bptt=st.integers(1, 10), B=st.integers(1, 3)):
     return kit.builds(LM, V=st.integers(2, 7), E=st.integers(1, 4), H=st.integers(1, 4), layers=st.integers(1, 2),
-                      S=S, B=st.integers(1, 3), bptt=bptt)
+                      S=S, B=B, bptt=bptt)
 
 
+@torch.no_grad()
 def oracle(sd: dict, case: LM, tokens, hidden):
     """torch's own layers loaded with the same weights (the time-first layout of nn.LSTM)."""
     enc, dec = nn.Embedding(case.V, case.E, dtype=f64), nn.Linear(case.H, case.V, dtype=f64)
@@ -58,12 +51,6 @@ def oracle(sd: dict, case: LM, tokens, hidden):
     return dec(out), h, c
 
 
-def whole_stream_perplexity(sd, case, data) -> float:
-    """The hidden state carried from zeros through every window is one pass over data[:-1]."""
-    logits, _, _ = oracle(sd, case, data[:-1], None)  # (S - 1, B, V)
-    return math.exp(F.cross_entropy(logits.reshape(-1, case.V), data[1:].reshape(-1)).item())
-
-
 def number(value, name: str) -> torch.Tensor:
     if type(value) is not float or not math.isfinite(value):
         raise Mismatch(f"{name}: expected a finite Python float, got {type(value).__name__} {value!r}")
@@ -71,7 +58,6 @@ def number(value, name: str) -> torch.Tensor:
 
 
 def one_epoch(candidate, reference, case, opt="sgd", lr=0.5, clip=None):
-    """train_epoch from the same weights on both sides; returns (cand, ref, losses, optimizers)."""
     cand, ref, _, data, _ = case.build(candidate, reference)
     opts = candidate.lib.support("make_optimizer", cand, opt, lr), support.make_optimizer(ref, opt, lr)
     got = candidate.train_epoch(cand, data, case.bptt, opts[0], clip)
@@ -80,7 +66,7 @@ def one_epoch(candidate, reference, case, opt="sgd", lr=0.5, clip=None):
 
 # -- shape ------------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given_cases(lms(), L=st.integers(1, 5))
+@given_cases(lms(), L=st.integers(1, 5), max_examples=15)
 def test_model_output_and_state_shapes(candidate, case, L):
     m = candidate.LSTMLanguageModel(case.V, case.E, case.H, case.layers)
     state = (case.layers, case.B, case.H)
@@ -93,19 +79,16 @@ def test_model_output_and_state_shapes(candidate, case, L):
 
 @pytest.mark.category("shape")
 @pytest.mark.parametrize("layers", [1, 3])
-def test_parameters_follow_the_interface(candidate, layers):
-    expected = {**{f"encoder.{k}": v for k, v in nn.Embedding(9, 5).state_dict().items()},
-                **{f"rnn.{k}": v for k, v in nn.LSTM(5, 6, layers).state_dict().items()},
-                **{f"decoder.{k}": v for k, v in nn.Linear(6, 9).state_dict().items()}}
-    kit.assert_state_shapes(candidate.LSTMLanguageModel(9, 5, 6, layers), expected, f"LSTMLanguageModel(9, 5, 6, {layers})")
+def test_parameters_follow_the_interface(candidate, reference, layers):
+    kit.assert_state_shapes(candidate.LSTMLanguageModel(9, 5, 6, layers), reference.LSTMLanguageModel(9, 5, 6, layers),
+                            f"LSTMLanguageModel(9, 5, 6, {layers}): encoder.*, rnn.* (nn.LSTM's names), decoder.*")
 
 
 # -- equivalence ------------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
-@given_cases(kit.builds(Stream, bsz=st.integers(1, 6), extra=st.integers(0, 30)))
-def test_batchify_matches_a_loop(candidate, case):
-    """Column j is the j-th contiguous chunk of S tokens: out[r, j] = data[j * S + r]; N % B tokens dropped."""
-    bsz, data = case.bsz, torch.randperm(case.bsz + case.extra, generator=case.generator()) + 10  # all distinct
+@given_cases(lms(S=st.integers(1, 9), B=st.integers(1, 6)), extra=st.integers(0, 5))
+def test_batchify_matches_a_loop(candidate, case, extra):
+    bsz, data = case.B, torch.randperm(case.S * case.B + extra, generator=case.generator()) + 10  # all distinct
     S = len(data) // bsz
     expected = torch.tensor([[int(data[j * S + r]) for j in range(bsz)] for r in range(S)]).reshape(S, bsz)
     assert_equal(candidate.batchify(data, bsz), expected, f"batchify(data of {len(data)} tokens, bsz={bsz})")
@@ -124,7 +107,7 @@ def test_get_batch_matches_a_loop(candidate, case, data):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(lms(), given=st.booleans())
+@given_cases(lms(), given=st.booleans(), max_examples=15)
 def test_model_matches_torch_layers(candidate, reference, case, given):
     cand, _, sd, tokens, g = case.build(candidate, reference)
     hidden = case.state(g) if given else None
@@ -136,17 +119,18 @@ def test_model_matches_torch_layers(candidate, reference, case, given):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(lms())
+@given_cases(lms(), max_examples=15)
 def test_perplexity_is_exp_of_mean_cross_entropy(candidate, reference, case):
     cand, _, sd, data, _ = case.build(candidate, reference)
     got = number(candidate.perplexity(cand, data, case.bptt), "perplexity")
     windows = [min(case.bptt, case.S - 1 - i) for i in range(0, case.S - 1, case.bptt)]
-    assert_close(got, torch.tensor(whole_stream_perplexity(sd, case, data), dtype=f64),
+    logits, _, _ = oracle(sd, case, data[:-1], None)  # (S - 1, B, V): the state carried from zeros is one pass
+    assert_close(got, F.cross_entropy(logits.reshape(-1, case.V), data[1:].reshape(-1)).exp(),
                  f"perplexity vs exp(mean CE over all {(case.S - 1) * case.B} targets) with windows of {windows} rows")
 
 
 @pytest.mark.category("equivalence")
-@given_cases(lms(S=st.integers(2, 8), bptt=st.integers(1, 4)), clip=st.sampled_from([None, 0.05]), max_examples=12)
+@given_cases(lms(S=st.integers(2, 8), bptt=st.integers(1, 4)), clip=st.sampled_from([None, 0.05]), max_examples=8)
 def test_one_epoch_matches_reference(candidate, reference, case, clip):
     cand, ref, (got, expected), _ = one_epoch(candidate, reference, case, clip=clip)
     # clip_grad_norm_ scales by clip / (norm + 1e-6); a hand-written clip by clip / norm is as right: 1e-6 relative apart
@@ -158,7 +142,7 @@ def test_one_epoch_matches_reference(candidate, reference, case, clip):
 
 # -- gradient ---------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(lms())
+@given_cases(lms(), max_examples=15)
 def test_gradients_match_reference(candidate, reference, case):
     cand, ref, _, tokens, g = case.build(candidate, reference)
     h0, c0 = case.state(g)
@@ -176,7 +160,7 @@ def test_gradients_match_finite_differences(candidate, reference, seed):
 
 
 @pytest.mark.category("gradient")
-@given_cases(lms(S=st.integers(4, 9), bptt=st.integers(1, 3)), max_examples=10)
+@given_cases(lms(S=st.integers(4, 9), bptt=st.integers(1, 3)), max_examples=6)
 def test_each_step_sees_only_its_window_gradient(candidate, reference, case):
     """Window k starts from the carried (h, c) values, detached: its gradient stops there."""
     _, _, _, (got_opt, ref_opt) = one_epoch(candidate, reference, case, opt="adam", lr=0.05)
@@ -194,27 +178,25 @@ def test_each_step_sees_only_its_window_gradient(candidate, reference, case):
 @pytest.mark.category("convergence")
 def test_overfits_a_tiny_corpus(candidate, reference, seed, artifacts):
     """A repeated random motif of 7 tokens (some repeat): chance perplexity 12, after learning about 1."""
-    for run in range(2):
-        s = seed * 1000 + run
+    for s in (seed * 1000, seed * 1000 + 1):
         data = reference.batchify(support.periodic_corpus(164, 7, 12, kit.generator(s)), 4)  # (41, 4)
-        models = kit.same_init(candidate.LSTMLanguageModel(12, 16, 32), lambda: reference.LSTMLanguageModel(12, 16, 32), s)
-        opts = candidate.lib.support("make_optimizer", models[0], "adam", 0.02), support.make_optimizer(models[1], "adam", 0.02)
-        losses = [candidate.train_epoch(models[0], data, 10, opts[0], 1.0) for _ in range(40)]
-        trained = reference.LSTMLanguageModel(12, 16, 32)
-        trained.load_state_dict(models[0].state_dict())  # scored here, by trusted code
-        ppl = reference.perplexity(trained, data, 10)
-        if run == 0 or ppl > 1.5:
-            artifacts["loss_curve"] = {"candidate": losses,
-                                       "reference": [reference.train_epoch(models[1], data, 10, opts[1], 1.0) for _ in range(40)]}
+        cand, ref = kit.same_init(candidate.LSTMLanguageModel(12, 16, 32), lambda: reference.LSTMLanguageModel(12, 16, 32), s)
+        opt = candidate.lib.support("make_optimizer", cand, "adam", 0.03)
+        losses = [number(candidate.train_epoch(cand, data, 10, opt, 1.0), "train_epoch's loss") for _ in range(20)]
+        ppl = reference.perplexity(kit.load(reference.LSTMLanguageModel(12, 16, 32), cand.state_dict()), data, 10)  # here
+        if s == seed * 1000 or not ppl <= 1.5:
+            opt = support.make_optimizer(ref, "adam", 0.03)
+            artifacts["loss_curve"] = {"candidate": [float(v) for v in losses],
+                                       "reference": [reference.train_epoch(ref, data, 10, opt, 1.0) for _ in range(20)]}
         if not ppl <= 1.5:
-            raise Mismatch(f"after 40 epochs of train_epoch (Adam, lr 0.02, data seed {s}) your model's perplexity "
-                           f"on its training corpus is {ppl:.3f}; the reference from the same weights reaches "
-                           f"{reference.perplexity(models[1], data, 10):.3f}; at most 1.5 is required (chance: 12)")
+            raise Mismatch(f"after 20 epochs of train_epoch (Adam, lr 0.03, data seed {s}) your model's perplexity on "
+                           f"its training corpus is {ppl:.3f}; the reference from the "
+                           f"same weights reaches {reference.perplexity(ref, data, 10):.3f}; at most 1.5 is required (chance: 12)")
 
 
 # -- properties -------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@given_cases(lms(S=st.integers(2, 6)), cut=st.integers(1, 5))
+@given_cases(lms(S=st.integers(2, 6)), cut=st.integers(1, 5), max_examples=15)
 def test_carrying_the_state_equals_one_long_pass(candidate, reference, case, cut):
     """forward(x[:cut], state) then forward(x[cut:], its final state) is forward(x, state)."""
     cand, _, _, tokens, g = case.build(candidate, reference)
@@ -227,20 +209,9 @@ def test_carrying_the_state_equals_one_long_pass(candidate, reference, case, cut
 
 
 @pytest.mark.category("property")
-@given_cases(lms(S=st.integers(2, 12), bptt=st.integers(1, 14)))
-def test_windows_cover_every_target_once(candidate, case):
-    source = torch.randperm(case.S * case.B).reshape(case.S, case.B)
-    pairs = [candidate.get_batch(source, i, case.bptt) for i in range(0, case.S - 1, case.bptt)]
-    what = f"get_batch(source, i, {case.bptt}) for i in range(0, {case.S} - 1, {case.bptt}), concatenated"
-    assert_equal(torch.cat([p[0] for p in pairs]), source[:-1], f"inputs of {what}")
-    assert_equal(torch.cat([p[1] for p in pairs]), source[1:], f"targets of {what}")
-
-
-@pytest.mark.category("property")
-@given_cases(lms())
+@given_cases(lms(), max_examples=15)
 def test_uniform_model_has_perplexity_vocab_size(candidate, reference, case):
-    """Zero decoder weights: every token has probability 1 / V, so the perplexity is exactly V."""
     cand, _, sd, data, _ = case.build(candidate, reference)
     cand.load_state_dict({**sd, "decoder.weight": 0 * sd["decoder.weight"], "decoder.bias": 0 * sd["decoder.bias"]})
     got = number(candidate.perplexity(cand, data, case.bptt), "perplexity")
-    assert_close(got, torch.tensor(float(case.V), dtype=f64), f"perplexity of a uniform model over V={case.V} tokens")
+    assert_close(got, torch.tensor(float(case.V), dtype=f64), f"perplexity of a model with a zero decoder (p = 1 / V = 1 / {case.V})")
