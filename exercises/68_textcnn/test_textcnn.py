@@ -149,7 +149,7 @@ def keyword_task(n, width, g):
 def test_learns_a_keyword_task(candidate, reference, seed, artifacts):
     """Label 1 iff a keyword appears anywhere: trained on rows padded to 12, tested on rows padded to 20."""
     kit.check_convergence(
-        candidate, artifacts, seed, runs=2, threshold=0.95, train=dict(steps=80, lr=2e-2, batch_size=64),
+        candidate, artifacts, seed, runs=2, threshold=0.95, train=dict(steps=40, lr=3e-2, batch_size=64),
         models=lambda s, run: kit.same_init(candidate.TextCNN(*KEYWORD_MODEL),
                                             lambda: reference.TextCNN(*KEYWORD_MODEL), s),
         task=lambda g: (*keyword_task(1024, 12, g), *keyword_task(512, 20, g)),
