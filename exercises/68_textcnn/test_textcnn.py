@@ -114,7 +114,7 @@ def test_logits_match_reference(candidate, reference, case):
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(nets())
+@given_cases(nets(), max_examples=15)
 def test_gradients_match_reference(candidate, reference, case):
     """Every parameter's gradient, in train mode with dropout 0; the padding row's is 0 (padding_idx)."""
     cand, ref, _, tokens, g = case.build(candidate, reference, p=0.0, train=True)
