@@ -105,7 +105,7 @@ def test_logits_match_loop_definition(candidate, reference, case):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(nets())
+@given_cases(nets(), max_examples=15)
 def test_logits_match_reference(candidate, reference, case):
     cand, ref, _, tokens, _ = case.build(candidate, reference)
     assert_close(case.logits(cand, tokens), ref(tokens).detach(), f"float64 eval logits vs reference (tokens "
@@ -158,7 +158,7 @@ def test_learns_a_keyword_task(candidate, reference, seed, artifacts):
 
 # -- properties ------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@given_cases(nets(L=st.just(1)), data=st.data())
+@given_cases(nets(L=st.just(1)), max_examples=15, data=st.data())
 def test_short_inputs_are_right_padded_to_the_widest_kernel(candidate, reference, case, data):
     cand, _, _, _, g = case.build(candidate, reference)
     L = data.draw(st.integers(1, max(max(case.kernels) - 1, 1)), label="L")
@@ -169,7 +169,7 @@ def test_short_inputs_are_right_padded_to_the_widest_kernel(candidate, reference
 
 
 @pytest.mark.category("property")
-@given_cases(nets(L=st.integers(1, 4)), extra=st.lists(st.integers(0, 3), min_size=4, max_size=4))
+@given_cases(nets(L=st.integers(1, 4)), max_examples=15, extra=st.lists(st.integers(0, 3), min_size=4, max_size=4))
 def test_padding_around_a_sentence_does_not_matter(candidate, reference, case, extra):
     """Max-over-time: with at least K - 1 pads before and K after a sentence (K the widest kernel), the windows
     seen are the same set whatever the amount of padding, so the logits are too (a mean over windows is not)."""
@@ -181,7 +181,7 @@ def test_padding_around_a_sentence_does_not_matter(candidate, reference, case, e
 
 
 @pytest.mark.category("property")
-@given_cases(nets())
+@given_cases(nets(), max_examples=15)
 def test_features_follow_the_order_of_kernel_sizes(candidate, reference, case):
     """With fc = identity the logits are the pooled features: block i (num_filters wide) from convs[i]."""
     C = case.F * len(case.kernels)
