@@ -102,6 +102,23 @@ def test_sums_over_every_alignment(candidate, case):
                  "per-sample loss vs -log(sum over every alignment that collapses to the target)")
 
 
+@pytest.mark.category("equivalence")
+@given_cases(ctcs(C=st.integers(2, 4)), frames=st.integers(1, 12), repeat=st.floats(0, 0.9))
+def test_greedy_decode_matches_a_plain_loop(candidate, case, frames, repeat):
+    """Best path per frame (argmax), runs merged, then blanks dropped; frames past input_lengths ignored."""
+    _, _, _, _, blank = case.call()
+    g = case.generator(1)
+    path = torch.randint(case.C, (frames, case.N), generator=g)
+    for t in range(1, frames):  # long runs, so that merging matters
+        path[t] = torch.where(torch.rand(case.N, generator=g) < repeat, path[t - 1], path[t])
+    lp = torch.log_softmax(torch.randn(frames, case.N, case.C, generator=g, dtype=f64) + 4 * F.one_hot(path, case.C), -1)
+    il = torch.randint(1, frames + 1, (case.N,), generator=g)
+    best = lp.argmax(-1)  # (frames, N): the path as drawn, unless the noise won somewhere
+    expected = [collapse(best[: il[n], n].tolist(), blank) for n in range(case.N)]
+    assert_same(candidate.greedy_decode(lp, il, blank=blank), expected,
+                f"greedy_decode (best paths {best.T.tolist()}, input_lengths={il.tolist()}, blank={blank})")
+
+
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
 @given_cases(ctcs(), reduction=st.sampled_from(REDUCTIONS))
@@ -144,23 +161,6 @@ def test_trains_a_frame_classifier(candidate, seed, artifacts):
 
 
 # -- properties ------------------------------------------------------------------------------
-@pytest.mark.category("property")
-@given_cases(ctcs(C=st.integers(2, 4)), frames=st.integers(1, 12), repeat=st.floats(0, 0.9))
-def test_greedy_decode_matches_a_plain_loop(candidate, case, frames, repeat):
-    """Best path per frame (argmax), runs merged, then blanks dropped; frames past input_lengths ignored."""
-    _, _, _, _, blank = case.call()
-    g = case.generator(1)
-    path = torch.randint(case.C, (frames, case.N), generator=g)
-    for t in range(1, frames):  # long runs, so that merging matters
-        path[t] = torch.where(torch.rand(case.N, generator=g) < repeat, path[t - 1], path[t])
-    lp = torch.log_softmax(torch.randn(frames, case.N, case.C, generator=g, dtype=f64) + 4 * F.one_hot(path, case.C), -1)
-    il = torch.randint(1, frames + 1, (case.N,), generator=g)
-    best = lp.argmax(-1)  # (frames, N): the path as drawn, unless the noise won somewhere
-    expected = [collapse(best[: il[n], n].tolist(), blank) for n in range(case.N)]
-    assert_same(candidate.greedy_decode(lp, il, blank=blank), expected,
-                f"greedy_decode (best paths {best.T.tolist()}, input_lengths={il.tolist()}, blank={blank})")
-
-
 @pytest.mark.category("property")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_stable_for_long_inputs(candidate, seed, reduction):
