@@ -24,7 +24,7 @@ def needed_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.
 class Ctc(kit.Case):
     """Log-probabilities (T, N, C) of random logits; targets (N, S) of S_max labels or fewer, drawn from few symbols
     (so that labels repeat), padded with junk; lengths: 'random' (some slack), 'tight' (each input exactly as long as
-    its target needs) or 'infeasible' (sample 0 one frame too short: an infinite loss)."""
+    its target needs) or 'infeasible' (sample 0: 2+ labels, one frame too short: an infinite loss)."""
     T_slack: int
     N: int
     C: int
@@ -35,18 +35,18 @@ class Ctc(kit.Case):
     def call(self, dtype=f64, scale: float = 2.0):  # log_probs, targets, input_lengths, target_lengths, blank
         g = self.generator()
         blank = 0 if self.blank_zero else int(torch.randint(self.C, (), generator=g))
-        labels = torch.randint(self.C - 1, (self.N, max(self.S_max, 1)), generator=g)
+        labels = torch.randint(self.C - 1, (self.N, max(self.S_max, 2)), generator=g)
         targets = labels + (labels >= blank).long()  # every symbol but the blank
         target_lengths = torch.randint(self.S_max + 1, (self.N,), generator=g)
+        if self.lengths == "infeasible":  # sample 0 gets 2 labels or more, and one frame fewer than it needs
+            target_lengths[0] = max(int(target_lengths[0]), 2)
         pad = torch.arange(targets.shape[1]) >= target_lengths[:, None]
         targets = torch.where(pad, torch.randint(self.C, targets.shape, generator=g), targets)  # junk padding
         need = needed_frames(targets, target_lengths).clamp(min=1)
         slack = torch.randint(self.T_slack + 1, (self.N,), generator=g) if self.lengths == "random" else 0
         input_lengths = need + slack
-        if self.lengths == "infeasible":  # sample 0 needs at least one label, and one frame more than it gets
-            target_lengths[0] = max(int(target_lengths[0]), 1)
-            input_lengths[0] = needed_frames(targets[:1], target_lengths[:1])[0] - 1
-            input_lengths = input_lengths.clamp(min=1)
+        if self.lengths == "infeasible":
+            input_lengths[0] = need[0] - 1
         T = int(input_lengths.max()) + int(torch.randint(2, (), generator=g))  # sometimes padding frames at the end
         log_probs = torch.log_softmax(scale * torch.randn(T, self.N, self.C, generator=g, dtype=dtype), dim=-1)
         return log_probs, targets, input_lengths, target_lengths, blank
@@ -90,7 +90,7 @@ def collapse(path, blank):
 @given_cases(ctcs(lengths=st.sampled_from(["random", "tight"]), C=st.integers(2, 3), S_max=st.integers(0, 2)))
 def test_sums_over_every_alignment(candidate, case):
     """-log of the sum, over every path of T_n symbols that collapses to the target, of the product of its
-    probabilities: the definition, enumerated (T_n <= 7)."""
+    probabilities: the definition, enumerated (T_n <= 6)."""
     lp, targets, il, tl, blank = case.call()
     expected = []
     for n in range(case.N):
