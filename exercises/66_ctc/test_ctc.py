@@ -71,7 +71,7 @@ def test_output_shapes(candidate, case, dtype, reduction):
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
-@given_cases(ctcs())
+@given_cases(ctcs(), max_examples=15)  # each example: 6 calls
 def test_matches_torch(candidate, case):
     lp, targets, il, tl, blank = case.call()
     for reduction, zero_infinity in itertools.product(REDUCTIONS, (False, True)):
@@ -162,16 +162,15 @@ def test_trains_a_frame_classifier(candidate, seed, artifacts):
 
 # -- properties ------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_stable_for_long_inputs(candidate, seed, reduction):
+def test_stable_for_long_inputs(candidate, seed):
     """float32, 100+ frames: a path's probability is about 5^-100, far below float32's smallest number."""
     lp, targets, il, tl, blank = Ctc(20, 2, 5, 12, True, "random", data_seed=seed).call(torch.float32, scale=1.0)
     lp = torch.cat([lp, torch.log_softmax(torch.randn(100, 2, 5, generator=kit.generator(seed)), -1)])
     il = il + 100
-    got = candidate.lib.grads(candidate.ctc_loss, [lp, targets, il, tl], dict(reduction=reduction))
+    got = candidate.lib.grads(candidate.ctc_loss, [lp, targets, il, tl], dict(reduction="none"))
     kit.assert_finite(got["input_grads"][0], "float32 gradient w.r.t. log_probs, 100+ frames")
     # float32 sums of ~100 terms of order 1: a relative 1e-4 is float32 accuracy
-    assert_close(got["output"], F.ctc_loss(lp.double(), targets, il, tl, reduction=reduction).float(),
+    assert_close(got["output"], F.ctc_loss(lp.double(), targets, il, tl, reduction="none").float(),
                  "float32 loss over 100+ frames vs F.ctc_loss in float64", rtol=1e-4, atol=1e-3)
 
 
