@@ -45,8 +45,8 @@ def frame_log_probs(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.
 def fit_ctc(loss_fn, x, input_lengths, targets, target_lengths, *, steps: int, lr: float) -> dict:
     """Full-batch gradient descent on the per-frame classifier with the CTC loss `loss_fn`
     (reduction 'mean'), in float64, from W = 0 and b = 0. Returns {"W": (D, C), "b": (C,), "losses"}."""
-    W = torch.zeros(D, C, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(C, dtype=torch.float64, requires_grad=True)
+    W = torch.zeros(D, C, dtype=torch.float64, device=x.device, requires_grad=True)
+    b = torch.zeros(C, dtype=torch.float64, device=x.device, requires_grad=True)
     losses = []
     for _ in range(steps):
         loss = loss_fn(frame_log_probs(x, W, b), targets, input_lengths, target_lengths, blank=0, reduction="mean")
