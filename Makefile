@@ -23,7 +23,7 @@ demo: setup
 	@echo "HTML report: $(OUT)/demo-report.html"
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 validate: setup
 	$(BIN)/grade validate exercises
