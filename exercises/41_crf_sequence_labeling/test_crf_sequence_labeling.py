@@ -155,26 +155,26 @@ def test_gradients_match_finite_differences(candidate, reference, seed):
 # -- convergence -----------------------------------------------------------------------------
 @pytest.mark.category("convergence")
 def test_learns_a_tagging_task(candidate, reference, seed, artifacts):
-    """Tags climb by one (mod 4) and tokens show a third of them: emissions alone tag ~51% right, a CRF ~97%."""
-    for s in (seed * 1000 + run for run in range(3)):
-        x, y, mask = support.tagging_task(s, 256)
+    """Tags climb by one (mod 4) and tokens show 40% of them: emissions alone tag ~55% right, a CRF ~97%."""
+    config = dict(steps=30, lr=0.1)
+    for run, s in enumerate(seed * 1000 + run for run in range(3)):
+        x, y, mask = support.tagging_task(s, 96)
         x_test, y_test, mask_test = support.tagging_task(s + 1, 256)
         with kit.seeded(s):
             init = {k: v.detach() for k, v in reference.CRF(support.NUM_TAGS).state_dict().items()}
-        config = dict(steps=60, lr=0.1)
-        want = support.fit_crf(reference.CRF(support.NUM_TAGS), init, x, y, mask, **config)
         got = candidate.lib.support("fit_crf", candidate.CRF(support.NUM_TAGS), init, x, y, mask,
                                     _timeout_factor=kit.TRAIN_TIMEOUT_FACTOR, **config)
-        artifacts.setdefault("loss_curve", {"candidate": got["losses"], "reference": want["losses"]})
+        if run == 0:  # the reference trains only to draw the first loss curve
+            want = support.fit_crf(reference.CRF(support.NUM_TAGS), init, x, y, mask, **config)
+            artifacts["loss_curve"] = {"candidate": got["losses"], "reference": want["losses"]}
         trained = reference.CRF(support.NUM_TAGS)  # the candidate's trained weights, decoded and scored here
         trained.load_state_dict(got["crf"])
         assert_close(torch.tensor(got["final"]), trained(got["table"][x], y, mask).detach(),
-                     "reported final loss vs the trained weights' NLL", rtol=1e-4, atol=1e-5)
+                     f"reported final loss vs the NLL of the trained weights (data seed {s})", rtol=1e-4, atol=1e-5)
         paths = assert_paths(trained.viterbi_decode(got["table"][x_test], mask_test), mask_test, support.NUM_TAGS)
         score = float((paths == y_test)[mask_test].double().mean())
-        assert score >= 0.9, (f"after {config['steps']} Adam steps on your NLL (data seed {s}) Viterbi tags {score:.1%} "
-                              f"of held-out tokens right (90% needed; reference's final loss {want['final']:.3f}, "
-                              f"yours {got['final']:.3f})")
+        assert score >= 0.9, (f"after {config['steps']} Adam steps on your NLL (data seed {s}, final loss "
+                              f"{got['final']:.3f}) Viterbi tags {score:.1%} of held-out tokens right (90% needed)")
 
 
 # -- properties ------------------------------------------------------------------------------
