@@ -46,7 +46,7 @@ class Brute(nn.Module):
 
 
 class Chain(kit.Case):
-    """B sequences of up to T tokens and K tags; mask: "none" (mask=None), "full" or "padded" (random lengths)."""
+    """B sequences of up to T tokens (the longest has T) and K tags; mask: "none" (mask=None), "full" or "padded"."""
 
     B: int
     T: int
@@ -57,6 +57,7 @@ class Chain(kit.Case):
         """emissions (B, T, K), tags (B, T) (any tag at padding), mask (B, T) bool or None, and the full mask."""
         em = scale * torch.randn(self.B, self.T, self.K, generator=g, dtype=dtype)
         lengths = torch.randint(1, self.T + 1, (self.B,), generator=g) if self.mask == "padded" else torch.full((self.B,), self.T)
+        lengths[torch.randint(self.B, (), generator=g)] = self.T  # padded to the longest sequence
         full = torch.arange(self.T) < lengths[:, None]  # (B, T), left-aligned
         return em, torch.randint(self.K, (self.B, self.T), generator=g), None if self.mask == "none" else full, full
 
@@ -139,7 +140,7 @@ def test_matches_reference_on_longer_sequences(candidate, reference, case):
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(chains(mask=st.sampled_from(["full", "padded"])))
+@given_cases(chains(T=st.integers(2, 4), mask=st.sampled_from(["full", "padded"])))  # T=1 uses no transition at all
 def test_gradients_match_brute_force(candidate, reference, case):
     cand, _, brute, _, em, tags, _, full, g = case.build(candidate, reference)
     kit.check_gradients(candidate, cand, brute, {"emissions": em, "tags": tags, "mask": full}, g=g,
@@ -155,10 +156,10 @@ def test_gradients_match_finite_differences(candidate, reference, seed):
 # -- convergence -----------------------------------------------------------------------------
 @pytest.mark.category("convergence")
 def test_learns_a_tagging_task(candidate, reference, seed, artifacts):
-    """Tags climb by one (mod 4) and tokens show 40% of them: emissions alone tag ~55% right, a CRF ~97%."""
+    """Tags climb by one (mod 4) and tokens show 40% of them: emissions alone tag about half right, a CRF ~97%."""
     config = dict(steps=30, lr=0.1)
     for run, s in enumerate(seed * 1000 + run for run in range(3)):
-        x, y, mask = support.tagging_task(s, 96)
+        x, y, mask = support.tagging_task(s, 32)
         x_test, y_test, mask_test = support.tagging_task(s + 1, 256)
         with kit.seeded(s):
             init = {k: v.detach() for k, v in reference.CRF(support.NUM_TAGS).state_dict().items()}
