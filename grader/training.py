@@ -33,3 +33,28 @@ def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, 
         losses.append(float(loss.detach()))
     model.eval()
     return {"losses": losses}
+
+
+def recording(optimizer_class):
+    """A subclass of `optimizer_class`, built from named parameters, that logs at each step() every
+    parameter's gradient (a clone, or None) as {name: gradient} in `grad_log`: what an exercise's
+    training code handed the optimizer at each step, read back and judged on the trusted side.
+
+    >>> opt = recording(torch.optim.SGD)(model.named_parameters(), lr=0.1)
+    >>> ...; opt.grad_log[0]["weight"]  # the gradient the first step() saw
+    """
+
+    class Recording(optimizer_class):
+        def __init__(self, named_params, **kwargs):
+            named_params = list(named_params)
+            super().__init__([p for _, p in named_params], **kwargs)
+            self.names, self.grad_log = [n for n, _ in named_params], []
+
+        def step(self, closure=None):
+            params = self.param_groups[0]["params"]
+            self.grad_log.append({n: None if p.grad is None else p.grad.detach().clone()
+                                  for n, p in zip(self.names, params)})
+            return super().step(closure)
+
+    Recording.__name__ = f"Recording{optimizer_class.__name__}"
+    return Recording

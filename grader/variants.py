@@ -12,6 +12,7 @@ from pathlib import Path
 
 FILLS = {"constant_output": "0.5", "nan_output": "float('nan')"}
 WRAPPED_METHODS = ("forward", "__call__", "__getitem__", "__iter__")
+NOT_WRAPPED = {"property", "cached_property", "classmethod", "setter", "getter", "deleter"}
 
 EPILOGUE = '''
 
@@ -46,18 +47,32 @@ def _grader_valueless(fn):
 
 def targets(source: str) -> list[tuple[str, bool]]:
     """What to wrap, and whether it is a staticmethod: each public top-level function, and each
-    class's own forward (or __call__, __getitem__; backward of an autograd.Function)."""
+    public class's forward (or __call__, __getitem__, __iter__) and other public methods (e.g. a
+    CRF's `viterbi_decode`; a static backward of an autograd.Function), but not properties."""
     found = []
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
             found.append((node.name, False))
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            for fn in node.body:
-                if isinstance(fn, ast.FunctionDef) and fn.name in WRAPPED_METHODS + ("backward",):
-                    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
-                    if static or fn.name != "backward":
-                        found.append((f"{node.name}.{fn.name}", static))
+            found += [(f"{node.name}.{fn.name}", static) for fn, static in _methods(node)]
     return found
+
+
+def _methods(node: ast.ClassDef):
+    for fn in node.body:
+        if not isinstance(fn, ast.FunctionDef) or not (fn.name in WRAPPED_METHODS or not fn.name.startswith("_")):
+            continue
+        decorators = {_decorator_name(d) for d in fn.decorator_list}
+        static = "staticmethod" in decorators
+        if decorators & NOT_WRAPPED or (fn.name == "backward" and not static):
+            continue  # properties, classmethods; a module's own `backward` helper
+        yield fn, static
+
+
+def _decorator_name(node: ast.expr) -> str:
+    """`property` -> property, `x.setter` -> setter, `torch.no_grad()` -> no_grad."""
+    node = node.func if isinstance(node, ast.Call) else node
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
 
 
 def source_of(reference: Path, name: str) -> str:

@@ -62,3 +62,30 @@ def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_projec
     headers = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("9")]
     assert headers == [["90_scale", "ok"], ["91_scale", "FAILED"], ["92_scale", "ok"]], done.stdout
     assert "2/3 exercises validated" in done.stdout
+
+
+def test_variants_wrap_every_public_function_and_method_but_properties():
+    from grader import variants
+
+    source = '''
+import torch
+def helper(x): return x
+def _private(x): return x
+class CRF(torch.nn.Module):
+    def forward(self, x): return x
+    def score(self, x): return x
+    @torch.no_grad()
+    def viterbi_decode(self, x): return x
+    @staticmethod
+    def full_mask(x): return x
+    @property
+    def size(self): return 3
+    @classmethod
+    def build(cls): return cls()
+    def _inner(self, x): return x
+    def backward(self, x): return x
+class _Hidden:
+    def forward(self, x): return x
+'''
+    assert variants.targets(source) == [("helper", False), ("CRF.forward", False), ("CRF.score", False),
+                                        ("CRF.viterbi_decode", False), ("CRF.full_mask", True)]

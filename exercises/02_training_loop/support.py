@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from grader.training import recording
+
 
 
 class HostTensor(torch.Tensor):
@@ -80,26 +82,6 @@ class ProbedCrossEntropy(nn.Module):
                          "rows": int(target.shape[0])})
         plain = [t.as_subclass(torch.Tensor) if on_host(t) else t for t in (logits, target)]
         return nn.functional.cross_entropy(*plain)
-
-
-def recording(optimizer_class):
-    """A subclass of `optimizer_class` that logs every parameter's gradient at each step()."""
-
-    class Recording(optimizer_class):
-        def __init__(self, named_params, **kwargs):
-            named_params = list(named_params)
-            super().__init__([p for _, p in named_params], **kwargs)
-            self.names = [n for n, _ in named_params]
-            self.grad_log: list[dict] = []
-
-        def step(self, closure=None):
-            params = self.param_groups[0]["params"]
-            self.grad_log.append({n: None if p.grad is None else p.grad.detach().clone()
-                                  for n, p in zip(self.names, params)})
-            return super().step(closure)
-
-    Recording.__name__ = f"Recording{optimizer_class.__name__}"
-    return Recording
 
 
 OPTIMIZERS = {

@@ -9,21 +9,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from grader.training import recording
+
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 def make_optimizer(model: nn.Module, kind: str, lr: float):
     """SGD (no momentum) or Adam over model's parameters, logging each step's gradients by name."""
-    named = list(model.named_parameters())
-
-    class Recording(OPTIMIZERS[kind]):
-        def step(self, closure=None):
-            self.grad_log.append({n: None if p.grad is None else p.grad.detach().clone() for n, p in named})
-            return super().step(closure)
-
-    optimizer = Recording([p for _, p in named], lr=lr)
-    optimizer.grad_log = []
-    return optimizer
+    return recording(OPTIMIZERS[kind])(model.named_parameters(), lr=lr)
 
 
 def step_grads(optimizer) -> list:
