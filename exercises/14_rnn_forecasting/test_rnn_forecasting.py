@@ -54,6 +54,7 @@ class Net(kit.Case):
         return cand, ref, sd, torch.randn(self.B, self.W, self.I, generator=g, dtype=f64), g
 
 
+FEW = 12  # each example builds two float64 RNNs
 nets = kit.builds(Net, B=st.integers(1, 4), W=st.integers(1, 6), I=st.integers(1, 3), Hd=st.integers(1, 5),
                   horizon=st.integers(1, 4), L=st.integers(1, 3))
 
@@ -80,7 +81,7 @@ def test_window_shapes(candidate, case, dtype):
 
 
 @pytest.mark.category("shape")
-@given_cases(nets)
+@given_cases(nets, max_examples=FEW)
 def test_forecast_shape_and_parameters(candidate, reference, case):
     x = torch.randn(case.B, case.W, case.I, generator=case.generator())
     kit.assert_shape(case.make(candidate)(x), (case.B, case.horizon), "forecast", dtype=torch.float32)
@@ -99,7 +100,7 @@ def test_windows_match_the_loop_definition(candidate, case):
 
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("oracle", ["reference", "a plain-loop tanh RNN"])
-@given_cases(nets)
+@given_cases(nets, max_examples=FEW)
 def test_forecaster_matches(candidate, reference, case, oracle):
     cand, ref, sd, x, _ = case.build(candidate, reference)
     assert_close(cand(x), ref(x) if oracle == "reference" else rnn_spec(sd, x, case.L), f"forecast vs {oracle}")
@@ -107,7 +108,7 @@ def test_forecaster_matches(candidate, reference, case, oracle):
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(nets, max_examples=10)
+@given_cases(nets, max_examples=FEW)
 def test_gradients_match_reference(candidate, reference, case):
     cand, ref, _, x, g = case.build(candidate, reference)
     kit.check_gradients(candidate, cand, ref, {"x": x}, g=g, against="reference")
@@ -166,7 +167,7 @@ def test_too_short_a_series_raises(candidate, case):
 
 
 @pytest.mark.category("property")
-@given_cases(nets)
+@given_cases(nets, max_examples=FEW)
 def test_each_row_is_forecast_on_its_own(candidate, reference, case):
     """A window's forecast cannot depend on the other windows of the batch (batch_first: time is dim 1)."""
     cand, _, _, x, g = case.build(candidate, reference)
