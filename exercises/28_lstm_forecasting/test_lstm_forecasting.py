@@ -135,10 +135,10 @@ def test_forecaster_matches(candidate, reference, case, oracle):
 @pytest.mark.category("equivalence")
 @given_cases(hists)
 def test_forecast_in_the_series_units(candidate, case):
-    """forecast() around a stand-in linear model: standardise the history, predict, map back."""
+    """forecast() around a stand-in model (a small LSTM): standardise the history, predict, map back."""
     history, mean, std = case.inputs()
-    model = candidate.lib.support("linear_model", case.W, case.horizon, case.data_seed % 1000)
-    ref_model = support.linear_model(case.W, case.horizon, case.data_seed % 1000)  # the same weights, here
+    model = candidate.lib.support("stand_in", case.horizon, case.data_seed % 1000)
+    ref_model = support.stand_in(case.horizon, case.data_seed % 1000)  # the same weights, here
     expected = ref_model(((history - mean) / std)[..., None]).detach() * std + mean
     assert_close(candidate.forecast(model, history, mean, std), expected, "forecast vs model((history - mean) / std) "
                  "* std + mean")
@@ -222,7 +222,7 @@ def test_train_part_is_standardised(candidate, case):
 def test_forecasts_follow_a_change_of_units(candidate, case, a, b):
     """Series in other units (a * y + b, its statistics a * mean + b and a * std): forecasts a * f + b."""
     history, mean, std = case.inputs()
-    model = candidate.lib.support("linear_model", case.W, case.horizon, case.data_seed % 1000)
+    model = candidate.lib.support("stand_in", case.horizon, case.data_seed % 1000)
     f = candidate.forecast(model, history, mean, std)
     assert_close(candidate.forecast(model, a * history + b, a * mean + b, a * std), a * f + b,
                  f"forecast in units a * y + b (a={a:.3g}, b={b:.3g}) vs a * forecast + b")
@@ -234,6 +234,6 @@ def test_calls_do_not_modify_their_inputs(candidate, seed):
     kit.assert_inputs_unchanged(candidate.split_and_standardize, {"series": series, "n_val": 3}, None,
                                 "split_and_standardize")
     history, mean, std = Hist(2, 5, 3, data_seed=seed).inputs()
-    kit.assert_inputs_unchanged(candidate.forecast, {"model": candidate.lib.support("linear_model", 5, 3, 0),
+    kit.assert_inputs_unchanged(candidate.forecast, {"model": candidate.lib.support("stand_in", 3, 0),
                                 "history": history, "mean": mean, "std": std}, None, "forecast")
     kit.assert_inputs_unchanged(candidate.LSTMForecaster(2, 4, 3), {"x": series[None]}, None, "forward")
