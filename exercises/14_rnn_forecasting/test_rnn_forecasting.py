@@ -25,7 +25,7 @@ class Win(kit.Case):
 @st.composite
 def wins(draw, extra=st.integers(0, 6)):
     window, horizon = draw(st.integers(1, 5), label="window"), draw(st.integers(1, 4), label="horizon")
-    return Win(window + horizon + draw(extra, label="T - window - horizon"), draw(st.sampled_from([0, 1, 3])),
+    return Win(max(0, window + horizon + draw(extra, label="T - window - horizon")), draw(st.sampled_from([0, 1, 3])),
                window, horizon, data_seed=draw(kit.data_seeds))
 
 
