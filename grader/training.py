@@ -9,14 +9,24 @@ import torch
 import torch.nn.functional as F
 
 
-def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
-        lr: float, batch_size: int, seed: int, forward_kwargs: dict | None = None) -> dict:
-    """Train `model` with Adam on cross-entropy over the last dimension of its output.
+def _cross_entropy(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(output.reshape(-1, output.shape[-1]), targets.reshape(-1))  # classes last
 
-    inputs: (N, ...) model inputs; targets: (N, ...) class indices matching the output minus
-    its last dim; each step draws `batch_size` rows with a generator seeded by `seed`.
-    Returns {"losses": [float per step]}.
+
+LOSSES = {"cross_entropy": _cross_entropy, "mse": F.mse_loss}
+
+
+def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+        lr: float, batch_size: int, seed: int, forward_kwargs: dict | None = None,
+        loss: str = "cross_entropy") -> dict:
+    """Train `model` with Adam on `loss`: "cross_entropy" over the last dimension of its output
+    (targets: class indices matching the output minus its last dim), or "mse" (targets: the
+    output's shape, e.g. a forecast).
+
+    inputs: (N, ...) model inputs; each step draws `batch_size` rows with a generator seeded by
+    `seed`. Returns {"losses": [float per step]}.
     """
+    criterion = LOSSES[loss]
     model.train()
     device = next(model.parameters()).device
     inputs, targets = inputs.to(device), targets.to(device)
@@ -25,12 +35,11 @@ def fit(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, 
     losses = []
     for _ in range(steps):
         rows = torch.randint(len(inputs), (batch_size,), generator=generator).to(device)
-        logits = model(inputs[rows], **(forward_kwargs or {}))  # (batch, ..., C)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[rows].reshape(-1))
+        value = criterion(model(inputs[rows], **(forward_kwargs or {})), targets[rows])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(float(value.detach()))
     model.eval()
     return {"losses": losses}
 

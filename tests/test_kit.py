@@ -460,3 +460,16 @@ def test_assert_attention_weights():
     kit.assert_attention_weights(per_head, torch.tensor([[True, True, False], [True, False, False]])[:, None, :])
     with pytest.raises(kit.Mismatch, match=r"weights: shape \(2, 2\), but the mask needs \(2, 3\)"):
         kit.assert_attention_weights(torch.full((2, 2), 0.5, dtype=f64), allowed, "weights")
+
+
+def test_fit_trains_on_mean_squared_error_and_records_each_step():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])  # (64, 1): a forecast-like target, not class indices
+    model = torch.nn.Linear(3, 1)
+    losses = training.fit(model, x, y, steps=150, lr=0.05, batch_size=16, seed=0, loss="mse")["losses"]
+    assert len(losses) == 150 and losses[-1] < 0.01 * losses[0]
+    opt = training.recording(torch.optim.SGD)(model.named_parameters(), lr=0.1)
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    opt.step()
+    assert set(opt.grad_log[0]) == {"weight", "bias"} and opt.grad_log[0]["bias"].shape == (1,)

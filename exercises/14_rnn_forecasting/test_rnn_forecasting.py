@@ -5,7 +5,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import kit
+from grader import kit, training
 from grader.kit import assert_close, assert_equal, f64, given_cases
 
 support = kit.exercise_support(__file__)
@@ -134,11 +134,11 @@ def test_learns_a_sine_wave(candidate, reference, seed, artifacts):
         X = X[..., None]  # (N, W, 1)
         model, ref_model = kit.same_init(candidate.RNNForecaster(1, 16, HORIZON),
                                          lambda: reference.RNNForecaster(1, 16, HORIZON), s)
-        losses = candidate.lib.support("fit_mse", model, X[:160], Y[:160], seed=s, **TRAIN,
+        losses = candidate.lib.fit(model, X[:160], Y[:160], seed=s, loss="mse", **TRAIN,
                                        _timeout_factor=kit.TRAIN_TIMEOUT_FACTOR)["losses"]
         mse = float(((kit.assert_shape(model(X[-40:]), (40, HORIZON), "forecast") - Y[-40:]) ** 2).mean())
         if run == 0 or mse >= 0.01:
-            ref_losses = support.fit_mse(ref_model, X[:160], Y[:160], seed=s, **TRAIN)["losses"]
+            ref_losses = training.fit(ref_model, X[:160], Y[:160], seed=s, loss="mse", **TRAIN)["losses"]
             artifacts.setdefault("loss_curve", {"candidate": losses, "reference": ref_losses})
         assert mse < 0.01, (f"after {TRAIN['steps']} Adam steps (data seed {s}) your forecaster's held-out mean "
                             f"squared error is {mse:.4f}; the reference's, from the same initial weights, is "

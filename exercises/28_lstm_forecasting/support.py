@@ -3,7 +3,6 @@ imported on the trusted side with `kit.exercise_support`. They return plain data
 import math
 
 import torch
-import torch.nn.functional as F
 
 
 def noisy_sine(T: int, g: torch.Generator, level: float = 10.0, amplitude: float = 3.0, noise: float = 0.2):
@@ -33,22 +32,3 @@ def stand_in(horizon: int, seed: int) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return StandIn(horizon).double()
-
-
-def fit_mse(model, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int, lr: float, batch_size: int,
-            seed: int) -> dict:
-    """Adam on the mean squared error of model(inputs[rows]) against targets[rows], rows drawn with a generator
-    seeded `seed`; returns {"losses": [float per step]} (the suite scores the trained model itself)."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        rows = torch.randint(len(inputs), (batch_size,), generator=generator)
-        loss = F.mse_loss(model(inputs[rows]), targets[rows])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return {"losses": losses}

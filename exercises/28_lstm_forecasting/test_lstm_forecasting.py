@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from grader import kit
+from grader import kit, training
 from grader.kit import assert_close, assert_equal, f64, given_cases
 
 support = kit.exercise_support(__file__)
@@ -179,13 +179,13 @@ def test_learns_a_noisy_sine(candidate, reference, seed, artifacts):
         X, Y = windows(train_z)
         model, ref_model = kit.same_init(candidate.LSTMForecaster(1, 16, HORIZON),
                                          lambda: reference.LSTMForecaster(1, 16, HORIZON), s)
-        losses = candidate.lib.support("fit_mse", model, X[..., None], Y, seed=s, **TRAIN,
+        losses = candidate.lib.fit(model, X[..., None], Y, seed=s, loss="mse", **TRAIN,
                                        _timeout_factor=kit.TRAIN_TIMEOUT_FACTOR)["losses"]
         history, target = windows(series[-N_VAL:])  # raw units
         mse = float(((kit.assert_shape(candidate.forecast(model, history, mean, std), target.shape, "forecast",
                                        dtype=torch.float32) - target) ** 2).mean())
         if run == 0 or mse >= 0.25:
-            ref_losses = support.fit_mse(ref_model, X[..., None], Y, seed=s, **TRAIN)["losses"]
+            ref_losses = training.fit(ref_model, X[..., None], Y, seed=s, loss="mse", **TRAIN)["losses"]
             artifacts.setdefault("loss_curve", {"candidate": losses, "reference": ref_losses})
             ref_forecast = reference.forecast(ref_model, history, *split_spec(series, N_VAL)[2:]).detach()
         assert mse < 0.25, (f"after {TRAIN['steps']} Adam steps (data seed {s}) your pipeline's validation mean "
