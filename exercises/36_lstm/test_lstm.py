@@ -9,7 +9,7 @@ from grader import kit
 from grader.kit import assert_close, assert_finite, assert_shape, f64, given_cases, unpack
 
 support = kit.exercise_support(__file__)
-FEW = 12  # hypothesis examples per test: each runs a Python loop over steps, layers and directions
+FEW = 10  # hypothesis examples per test: each runs a Python loop over steps, layers and directions
 
 
 class Lstm(kit.Case):
@@ -103,7 +103,7 @@ def test_matches_nn_lstm(candidate, reference, case):
 
 @pytest.mark.category("equivalence")
 @pytest.mark.parametrize("case", [Lstm(1, 1, 1, 1, 1, False), Lstm(1, 2, 3, 5, 3, True, init=False),
-                                  Lstm(4, 1, 2, 1, 2, True, bias=False, batch_first=True)], ids=str)
+                                  Lstm(4, 2, 2, 1, 2, True, bias=False, batch_first=True)], ids=str)
 def test_edge_sizes_match_nn_lstm(candidate, reference, case, seed):
     with kit.about(case := case.replace(data_seed=seed)):
         check_vs_oracle(candidate, reference, case)
