@@ -145,10 +145,9 @@ def test_learns_to_remember_the_first_step(candidate, reference, seed, artifacts
                              lambda: support.Classifier(case.make(reference), HIDDEN, CLASSES), s)
 
     kit.check_convergence(candidate, artifacts, seed, models=models, runs=2, threshold=0.9,
-                          train=dict(steps=200, lr=3e-2, batch_size=32), subject=f"a classifier on your {kind.upper()}"
-                          if kind == "gru" else "a classifier on your RNN", goal="on recalling the class shown at step 0",
-                          task=lambda g: (*support.first_step_task(512, STEPS, CLASSES, g),
-                                          *support.first_step_task(256, STEPS, CLASSES, g)))
+                          train=dict(steps=200, lr=3e-2, batch_size=32), subject=f"a classifier on your {oracle_name(case)[3:]}",
+                          goal="on recalling the class shown at step 0", task=lambda g: (
+                              *support.first_step_task(512, STEPS, CLASSES, g), *support.first_step_task(256, STEPS, CLASSES, g)))
 
 
 # -- properties ------------------------------------------------------------------------------
