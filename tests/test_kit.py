@@ -196,6 +196,17 @@ def test_check_gradients_of_a_module_compares_parameters_by_name():
         kit.check_gradients(local_candidate(), cand, ref, x, g=g)
 
 
+def test_check_gradients_of_a_tuple_output_compares_it_joined():
+    g = kit.generator(0)
+    cand, ref, sd = kit.twins(lambda lib: lib.GRU(3, 4, batch_first=True), SimpleNamespace(GRU=nn.GRU),
+                              SimpleNamespace(GRU=nn.GRU), g)
+    args = {"x": torch.randn(2, 5, 3, generator=g, dtype=f64), "h0": torch.randn(1, 2, 4, generator=g, dtype=f64)}
+    kit.check_gradients(local_candidate(), cand, ref, args, g=g)  # (output, h_n): 2*5*4 + 1*2*4 values
+    kit.check_finite_differences(local_candidate(), cand, args, g=g, state_dict=sd)
+    with pytest.raises(kit.Mismatch, match="output"):
+        kit.check_gradients(local_candidate(), lambda x, h0: cand(x, h0)[::-1], ref, args, g=g)  # (h_n, output)
+
+
 def test_check_finite_differences_of_functions_and_modules():
     g = kit.generator(0)
     kit.check_finite_differences(local_candidate(), Checked(lambda x, w: x @ w.T), linear_args(g), g=g)

@@ -23,6 +23,7 @@ SHARED = {
     "grader.limits",    # every limit's default
     "grader.tasks",     # models wrapped around the candidate's module for convergence tests
     "grader.training",  # the training loop `candidate.lib.fit` runs
+    "grader.outputs",   # a tuple of output tensors as one vector (what `candidate.lib.grads` differentiates)
 }
 
 # The deciding side: verdicts, their data, the trusted state of a run, the reports. None of them,

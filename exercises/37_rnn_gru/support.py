@@ -11,19 +11,6 @@ def split(result):
     return result
 
 
-class Flat(nn.Module):
-    """`core(x, h0)` with its outputs (output, h_n) flattened into one vector, so that `lib.grads` can
-    backpropagate from a single tensor; `h0 = None` runs from the default state."""
-
-    def __init__(self, core: nn.Module):
-        super().__init__()
-        self.core = core
-
-    def forward(self, x, h0=None):
-        output, h_n = split(self.core(x) if h0 is None else self.core(x, h0))
-        return torch.cat([output.reshape(-1), h_n.reshape(-1)])
-
-
 class Classifier(nn.Module):
     """A sequence classifier on a batch-first RNN or GRU (one direction): logits from the last layer's
     final state. x (N, T, I) -> logits (N, classes)."""

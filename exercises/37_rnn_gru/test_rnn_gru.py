@@ -119,15 +119,13 @@ def test_edge_sizes_match_torch(candidate, reference, case, seed):
 def test_gradients_match_torch(candidate, reference, kind, case):
     """Gradients w.r.t. x, h0 and every parameter of (output, h_n) under a random upstream gradient."""
     cand, oracle, _, x, h0, g = case.build(candidate, reference)
-    kit.check_gradients(candidate, candidate.lib.support("Flat", cand), support.Flat(oracle), {"x": x, "h0": h0}, g=g,
-                        against=oracle_name(case))
+    kit.check_gradients(candidate, cand, oracle, {"x": x, "h0": h0}, g=g, against=oracle_name(case))
 
 
 @pytest.mark.category("gradient")
 def test_gradients_match_finite_differences(candidate, reference, seed):
     cand, _, sd, x, h0, g = Rec("gru", 3, 2, 2, 3, 2, True, data_seed=seed).build(candidate, reference)
-    kit.check_finite_differences(candidate, candidate.lib.support("Flat", cand), {"x": x, "h0": h0}, g=g,
-                                 state_dict={f"core.{k}": v for k, v in sd.items()})
+    kit.check_finite_differences(candidate, cand, {"x": x, "h0": h0}, g=g, state_dict=sd)
 
 
 # -- convergence -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from grader import outputs
 from grader.compare import Mismatch, assert_close, assert_tensor
 from grader.gradcheck import check_directional_derivatives
 from grader.kit.cases import f64
@@ -39,7 +40,8 @@ def assert_grads_close(got: dict, module: nn.Module, suffix: str = "") -> None:
 def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = None, *, grad_output=None,
                     g: torch.Generator | None = None, where=None, against: str = "") -> dict:
     """The candidate's output and gradients of `fn(*args.values(), **kwargs)` (fn: remote function or
-    module) must match autograd through `oracle` (a trusted function with the same signature, or the
+    module; an output that is a tuple of tensors, e.g. (output, (h_n, c_n)), is compared joined,
+    as `grader.outputs.flat` joins it) must match autograd through `oracle` (a trusted function with the same signature, or the
     reference module, whose parameter gradients are then compared by name too), for every floating
     tensor in `args` (named by its key). grad_output: the output's gradient (default: N(0, 1) drawn
     from `g`); where: bool mask of the output elements compared (the gradient should be 0 elsewhere);
@@ -54,7 +56,7 @@ def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = Non
     leaves = {n: v.detach().clone().requires_grad_() for n, v in args.items() if _differentiable(v)}
     if isinstance(oracle, nn.Module):
         oracle.zero_grad(set_to_none=True)
-    expected = oracle(*(leaves.get(n, v) for n, v in args.items()), **kwargs)
+    expected = outputs.flat(oracle(*(leaves.get(n, v) for n, v in args.items()), **kwargs))
     if grad_output is None:
         grad_output = torch.randn(expected.shape, generator=g, dtype=expected.dtype)
     expected.backward(grad_output)
@@ -92,7 +94,7 @@ def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = No
     if state_dict:
         fn.load_state_dict({**base, **state_dict})
     if grad_output is None:
-        out = assert_tensor(fn(*args.values(), **kwargs), "output")
+        out = assert_tensor(outputs.flat(fn(*args.values(), **kwargs)), "output")
         grad_output = torch.randn(out.shape, generator=g, dtype=f64)
     got = candidate.lib.grads(fn, list(args.values()), kwargs, grad_output)
     inputs = {n: v for n, v in args.items() if _differentiable(v)}
@@ -103,7 +105,7 @@ def check_finite_differences(candidate, fn, args: dict, kwargs: dict | None = No
     def forward(point):
         if state_dict:
             fn.load_state_dict({**base, **held, **{k: point[k] for k in wrt}})
-        return fn(*(point.get(n, v) if n in inputs else v for n, v in args.items()), **kwargs)
+        return outputs.flat(fn(*(point.get(n, v) if n in inputs else v for n, v in args.items()), **kwargs))
 
     check_directional_derivatives(forward, {**inputs, **wrt}, analytic, grad_output, g, **options)
 

@@ -10,8 +10,8 @@ candidate's code. Nothing here decides pass or fail, and nothing here imports a 
   remote_ops  the helpers the grader may run on the candidate's objects (`candidate.lib.*`)
 
 Besides this package the worker imports only the modules both sides share, each of which says so:
-grader.wire, grader.channel, grader.clock, grader.source, grader.limits, grader.tasks and
-grader.training. tests/test_seams.py holds it to that. The trusted side (grader.supervisor starts
+grader.wire, grader.channel, grader.clock, grader.source, grader.limits, grader.tasks,
+grader.training and grader.outputs. tests/test_seams.py holds it to that. The trusted side (grader.supervisor starts
 and talks to workers, grader.proxy stands in for the candidate) may import from here, never the
 other way round.
 """

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from grader import tasks, training
+from grader import outputs, tasks, training
 
 __all__ = ["grads", "fit", "build", "make", "support", "aten_ops"]
 
@@ -25,7 +25,8 @@ def lookup(name: str):
 
 
 def grads(fn, args: list, kwargs: dict | None = None, grad_output: torch.Tensor | None = None) -> dict:
-    """Run fn(*args, **kwargs), backpropagate `grad_output` (ones if None) from its output.
+    """Run fn(*args, **kwargs), backpropagate `grad_output` (ones if None) from its output (a
+    tuple of tensors, e.g. (output, (h_n, c_n)), as `grader.outputs.flat` joins them).
 
     Returns {"output", "input_grads": [grad or None per arg], "param_grads": {name: grad or None}}.
     """
@@ -34,9 +35,7 @@ def grads(fn, args: list, kwargs: dict | None = None, grad_output: torch.Tensor 
     params = dict(fn.named_parameters()) if isinstance(fn, torch.nn.Module) else {}
     for p in params.values():
         p.grad = None
-    out = fn(*leaves, **(kwargs or {}))
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"expected the call to return a tensor, got {type(out).__name__}")
+    out = outputs.flat(fn(*leaves, **(kwargs or {})))  # a tuple's tensors as one vector
     seed = torch.ones_like(out) if grad_output is None else grad_output.to(out.device, out.dtype)
     out.backward(seed)
     return {
