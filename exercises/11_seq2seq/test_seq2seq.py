@@ -11,6 +11,7 @@ from grader.kit import Mismatch, assert_close, assert_equal, assert_shape, f64, 
 
 support = kit.exercise_support(__file__)
 IDS = [(0, 1, 2), (2, 0, 1)]  # (pad_id, bos_id, eos_id); real tokens are 3..V-1
+FEW = 10  # hypothesis examples per test (each builds two models)
 
 
 def c(t):  # a slice as its own contiguous tensor (the transport refuses odd strides)
@@ -92,7 +93,7 @@ def decode(model, case, src, src_len, max_len):
 
 # -- shape -----------------------------------------------------------------------------------
 @pytest.mark.category("shape")
-@given_cases(cases())
+@given_cases(cases(), max_examples=FEW)
 def test_output_shapes_and_dtypes(candidate, case):
     m, (src, src_len, tgt) = case.make(candidate), case.inputs(case.generator())
     assert_shape(m(src, src_len, tgt), (case.B, case.T, case.Vt), "forward logits", dtype=torch.float32)
@@ -110,7 +111,7 @@ def test_state_dict_follows_the_interface(candidate, reference):
 
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.category("equivalence")
-@given_cases(cases())
+@given_cases(cases(), max_examples=FEW)
 def test_forward_matches_oracle_and_reference(candidate, reference, case):
     cand, ref, sd, src, src_len, tgt, _ = case.build(candidate, reference)
     assert_close(cand.encode(src, src_len), ref.encode(src, src_len), "encode: final state (N, B, H) vs reference")
@@ -121,7 +122,7 @@ def test_forward_matches_oracle_and_reference(candidate, reference, case):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(cases(T=st.integers(2, 5)))
+@given_cases(cases(T=st.integers(2, 5)), max_examples=FEW)
 def test_loss_ignores_padding(candidate, reference, case):
     cand, ref, sd, src, src_len, tgt, _ = case.build(candidate, reference)
     logits = oracle(sd, case, src, src_len, tgt)[0]
@@ -130,7 +131,7 @@ def test_loss_ignores_padding(candidate, reference, case):
 
 
 @pytest.mark.category("equivalence")
-@given_cases(cases(), max_len=st.integers(1, 6), data=st.data())
+@given_cases(cases(), max_len=st.integers(1, 6), data=st.data(), max_examples=FEW)
 def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, max_len, data):
     """eos_id is a token the model really emits, so rows stop at different steps and must then pad."""
     _, _, sd, src, src_len, tgt, _ = case.build(candidate, reference)
@@ -147,7 +148,7 @@ def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, 
 
 # -- gradient --------------------------------------------------------------------------------
 @pytest.mark.category("gradient")
-@given_cases(cases(T=st.integers(1, 4)))
+@given_cases(cases(T=st.integers(1, 4)), max_examples=FEW)
 def test_gradients_match_reference(candidate, reference, case):
     cand, ref, _, src, src_len, tgt, g = case.build(candidate, reference)
     kit.check_gradients(candidate, cand, ref, {"src": src, "src_lengths": src_len, "tgt": tgt}, g=g,
@@ -161,21 +162,21 @@ def test_gradients_match_finite_differences(candidate, reference, seed):
 
 
 # -- convergence -----------------------------------------------------------------------------
-VOCAB, MAX_SRC = 8, 4  # tokens 3..7, sources of 1..4 tokens
+VOCAB, MAX_SRC, EMBED, HIDDEN = 8, 4, 16, 48  # tokens 3..7, sources of 1..4 tokens
 
 
 @pytest.mark.category("convergence")
 def test_learns_to_reverse_short_sequences(candidate, reference, seed, artifacts):
     def models(s, run):
-        model = candidate.lib.support("build_reverser", candidate.Seq2Seq(VOCAB, VOCAB, 16, 64), MAX_SRC)
-        return kit.same_init(model, lambda: support.build_reverser(reference.Seq2Seq(VOCAB, VOCAB, 16, 64), MAX_SRC), s)
+        model = candidate.lib.support("build_reverser", candidate.Seq2Seq(VOCAB, VOCAB, EMBED, HIDDEN), MAX_SRC)
+        return kit.same_init(model, lambda: support.build_reverser(reference.Seq2Seq(VOCAB, VOCAB, EMBED, HIDDEN), MAX_SRC), s)
 
     def exact(model, x, y):  # share of held-out sources whose greedy decoding is exactly the reversal, EOS, padding
         ys = assert_shape(model.decode(x), y.shape, "greedy_decode on held-out sources", dtype=torch.int64)
         return float((ys == y.masked_fill(y == -100, support.PAD)).all(1).double().mean())
 
-    kit.check_convergence(candidate, artifacts, seed, models=models, runs=2, threshold=0.8, evaluate=exact,
-                          train=dict(steps=150, lr=1e-2, batch_size=64), subject="your greedy decoding",
+    kit.check_convergence(candidate, artifacts, seed, models=models, runs=2, threshold=0.75, evaluate=exact,
+                          train=dict(steps=120, lr=1e-2, batch_size=64), subject="your greedy decoding",
                           task=lambda g: (*support.reverse_task(1024, MAX_SRC, VOCAB, g),
                                           *support.reverse_task(256, MAX_SRC, VOCAB, g)),
                           goal="as exact reversals (teacher-forced training, then greedy decoding)")
@@ -183,7 +184,7 @@ def test_learns_to_reverse_short_sequences(candidate, reference, seed, artifacts
 
 # -- properties ------------------------------------------------------------------------------
 @pytest.mark.category("property")
-@given_cases(cases(), extra=st.integers(1, 3))
+@given_cases(cases(), extra=st.integers(1, 3), max_examples=FEW)
 def test_source_padding_changes_nothing(candidate, reference, case, extra):
     cand, _, _, src, src_len, tgt, g = case.build(candidate, reference)
     for fn in (lambda src: cand.encode(src, src_len), lambda src: cand(src, src_len, tgt)):
@@ -194,7 +195,7 @@ def test_source_padding_changes_nothing(candidate, reference, case, extra):
 
 
 @pytest.mark.category("property")
-@given_cases(cases(B=st.integers(2, 4)))
+@given_cases(cases(B=st.integers(2, 4)), max_examples=FEW)
 def test_each_sentence_is_decoded_independently_of_the_batch(candidate, reference, case):
     cand, _, _, src, src_len, tgt, _ = case.build(candidate, reference)
     logits, ys = cand(src, src_len, tgt), decode(cand, case, src, src_len, case.T)
