@@ -53,6 +53,9 @@ class S2S(kit.Case):
     def real(self, tgt):  # (B, T, 1): the graded positions (real tokens and EOS)
         return (tgt != self.ids[0])[..., None]
 
+    def grad_output(self, tgt, g):  # N(0, 1) at the graded positions, 0 at padding (padding_idx is allowed)
+        return torch.randn(*tgt.shape, self.Vt, generator=g, dtype=f64) * self.real(tgt)
+
 
 def cases(B=st.integers(1, 4), T=st.integers(1, 5)):
     return kit.builds(S2S, B=B, S=st.integers(1, 5), T=T, Vs=st.integers(3, 7), Vt=st.integers(4, 7),
@@ -152,13 +155,15 @@ def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, 
 def test_gradients_match_reference(candidate, reference, case):
     cand, ref, _, src, src_len, tgt, g = case.build(candidate, reference)
     kit.check_gradients(candidate, cand, ref, {"src": src, "src_lengths": src_len, "tgt": tgt}, g=g,
-                        where=case.real(tgt).expand(-1, -1, case.Vt))
+                        where=case.real(tgt), grad_output=case.grad_output(tgt, g))
 
 
 @pytest.mark.category("gradient")
 def test_gradients_match_finite_differences(candidate, reference, seed):
-    cand, _, sd, src, src_len, tgt, g = S2S(3, 4, 3, 5, 6, 3, 4, 2, IDS[0], data_seed=seed).build(candidate, reference)
-    kit.check_finite_differences(candidate, cand, {"src": src, "src_lengths": src_len, "tgt": tgt}, g=g, state_dict=sd)
+    case = S2S(3, 4, 3, 5, 6, 3, 4, 2, IDS[0], data_seed=seed)
+    cand, _, sd, src, src_len, tgt, g = case.build(candidate, reference)
+    kit.check_finite_differences(candidate, cand, {"src": src, "src_lengths": src_len, "tgt": tgt}, g=g, state_dict=sd,
+                                 grad_output=case.grad_output(tgt, g))
 
 
 # -- convergence -----------------------------------------------------------------------------
