@@ -11,7 +11,7 @@ from grader.kit import Mismatch, assert_close, assert_equal, assert_shape, f64, 
 
 support = kit.exercise_support(__file__)
 IDS = [(0, 1, 2), (2, 0, 1)]  # (pad_id, bos_id, eos_id); real tokens are 3..V-1
-FEW = 10  # hypothesis examples per test (each builds two models)
+FEW = 6  # hypothesis examples per test (each builds two models)
 
 
 def c(t):  # a slice as its own contiguous tensor (the transport refuses odd strides)
@@ -180,7 +180,7 @@ def test_learns_to_reverse_short_sequences(candidate, reference, seed, artifacts
         ys = assert_shape(model.decode(x), y.shape, "greedy_decode on held-out sources", dtype=torch.int64)
         return float((ys == y.masked_fill(y == -100, support.PAD)).all(1).double().mean())
 
-    kit.check_convergence(candidate, artifacts, seed, models=models, runs=2, threshold=0.75, evaluate=exact,
+    kit.check_convergence(candidate, artifacts, seed, models=models, runs=1, threshold=0.75, evaluate=exact,
                           train=dict(steps=120, lr=1e-2, batch_size=64), subject="your greedy decoding",
                           task=lambda g: (*support.reverse_task(1024, MAX_SRC, VOCAB, g),
                                           *support.reverse_task(256, MAX_SRC, VOCAB, g)),

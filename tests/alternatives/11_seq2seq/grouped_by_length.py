@@ -1,5 +1,6 @@
-"""Seq2Seq that handles each sentence on its own: the encoder runs on src[b, :length] unpadded, greedy decoding is a
-plain Python loop per sentence that breaks at EOS; embeddings with padding_idx; loss with reduction='none' and a mask."""
+"""Seq2Seq without packing or masks: the encoder runs once per distinct source length on the rows of that length,
+cut to it (no padding at all); greedy decoding is a plain Python loop per sentence that breaks at EOS; embeddings with
+padding_idx; loss with reduction='none' and a mask."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,12 +19,15 @@ class Seq2Seq(nn.Module):
         self.out = nn.Linear(hidden, tgt_vocab)
 
     def encode(self, src, src_lengths):
-        states = []
-        for b in range(src.shape[0]):
-            n = int(src_lengths[b])
-            _, h = self.encoder(self.src_embedding(src[b, :n]).unsqueeze(0))  # (N, 1, H)
-            states.append(h)
-        return torch.cat(states, dim=1)
+        lengths = src_lengths.to(src.device)
+        h = None
+        for n in torch.unique(lengths).tolist():
+            rows = (lengths == n).nonzero().squeeze(1)
+            _, h_rows = self.encoder(self.src_embedding(src[rows, :n]))  # (N, rows, H)
+            if h is None:
+                h = h_rows.new_zeros(h_rows.shape[0], src.shape[0], h_rows.shape[2])
+            h = h.index_copy(1, rows, h_rows)
+        return h
 
     def forward(self, src, src_lengths, tgt):
         start = torch.full_like(tgt[:, :1], self.bos_id)
