@@ -4,7 +4,7 @@ Read README.md for the task, then replace each `raise NotImplementedError`.
 Grade it with:  grade exercises/11_seq2seq
 """
 import torch
-import torch.nn.functional as F  # noqa: F401  (cross_entropy for the loss)
+import torch.nn.functional as F  # noqa: F401  (F.cross_entropy, for the loss)
 from torch import nn
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import kit
-from grader.kit import Mismatch, assert_close, assert_equal, assert_shape, f64, given_cases
+from grader.kit import assert_close, assert_equal, assert_shape, f64, given_cases
 
 support = kit.exercise_support(__file__)
 IDS = [(0, 1, 2), (2, 0, 1)]  # (pad_id, bos_id, eos_id); real tokens are 3..V-1
@@ -167,14 +167,14 @@ def test_gradients_match_finite_differences(candidate, reference, seed):
 
 
 # -- convergence -----------------------------------------------------------------------------
-VOCAB, MAX_SRC, EMBED, HIDDEN = 8, 4, 16, 48  # tokens 3..7, sources of 1..4 tokens
+VOCAB, MAX_SRC, SIZES = 8, 4, (8, 8, 16, 48)  # tokens 3..7, sources of 1..4 tokens; Seq2Seq(V, V, E=16, H=48)
 
 
 @pytest.mark.category("convergence")
 def test_learns_to_reverse_short_sequences(candidate, reference, seed, artifacts):
     def models(s, run):
-        model = candidate.lib.support("build_reverser", candidate.Seq2Seq(VOCAB, VOCAB, EMBED, HIDDEN), MAX_SRC)
-        return kit.same_init(model, lambda: support.build_reverser(reference.Seq2Seq(VOCAB, VOCAB, EMBED, HIDDEN), MAX_SRC), s)
+        model = candidate.lib.support("build_reverser", candidate.Seq2Seq(*SIZES), MAX_SRC)
+        return kit.same_init(model, lambda: support.build_reverser(reference.Seq2Seq(*SIZES), MAX_SRC), s)
 
     def exact(model, x, y):  # share of held-out sources whose greedy decoding is exactly the reversal, EOS, padding
         ys = assert_shape(model.decode(x), y.shape, "greedy_decode on held-out sources", dtype=torch.int64)
