@@ -84,9 +84,9 @@ def oracle(sd, case, src, src_len, tgt, max_len=0):
     return torch.stack(logits), torch.tensor(raw, dtype=torch.int64).view(case.B, max_len)
 
 
-def stopped(raw, eos, pad):  # pad_id after each row's first EOS
-    hit = (raw == eos).long()
-    return raw.masked_fill(hit.cumsum(1) - hit > 0, pad)
+def before_eos(tokens, eos):  # (B, L) bool: True up to and including each row's first EOS
+    hit = (tokens == eos).long()
+    return hit.cumsum(1) - hit == 0
 
 
 def decode(model, case, src, src_len, max_len):
@@ -143,10 +143,13 @@ def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, 
     if eos == case.ids[0]:
         eos = case.ids[2]
     cand, ref = (kit.load(case.make(lib, eos), sd, f64) for lib in (candidate, reference))
-    got, expected = decode(cand, case, src, src_len, max_len), stopped(raw, eos, case.ids[0])
+    got, expected = decode(cand, case, src, src_len, max_len), raw.masked_fill(~before_eos(raw, eos), case.ids[0])
     assert_equal(got, expected, f"greedy tokens (eos_id={eos}) vs an nn.GRU loop on each sentence, feeding back the "
                  "argmax and padding after EOS")
     assert_equal(got, ref.greedy_decode(src, src_len, max_len), "greedy tokens vs reference")
+    own = cand(src, src_len, got).argmax(-1)  # your forward, teacher-forced on your own tokens
+    assert_equal(torch.where(before_eos(got, eos), own, got), got, "greedy tokens (up to EOS) vs the argmax of your "
+                 "forward teacher-forced on them")
 
 
 # -- gradient --------------------------------------------------------------------------------
