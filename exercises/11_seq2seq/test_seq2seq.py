@@ -141,7 +141,7 @@ def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, 
     _, _, sd, src, src_len, tgt, _ = case.build(candidate, reference, scales={"decoder.weight_hh_l*": 3.0})
     raw = oracle(sd, case, src, src_len, tgt, max_len)[1]
     eos = int(raw[data.draw(st.integers(0, case.B - 1)), data.draw(st.integers(0, max_len - 1))])
-    if eos == case.ids[0]:
+    if eos in case.ids[:2]:  # never pad_id, nor bos_id (an odd configuration, not the point here)
         eos = case.ids[2]
     cand, ref = (kit.load(case.make(lib, eos), sd, f64) for lib in (candidate, reference))
     got, expected = decode(cand, case, src, src_len, max_len), raw.masked_fill(~before_eos(raw, eos), case.ids[0])
