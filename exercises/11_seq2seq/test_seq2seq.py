@@ -89,7 +89,7 @@ def before_eos(tokens, eos):  # (B, L) bool: True up to and including each row's
     return hit.cumsum(1) - hit == 0
 
 
-def decode(model, case, src, src_len, max_len):
+def decode(model, src, src_len, max_len):
     return assert_shape(model.greedy_decode(src, src_len, max_len), (src.shape[0], max_len),
                         f"greedy_decode(src, src_lengths, max_len={max_len})", dtype=torch.int64)
 
@@ -102,7 +102,7 @@ def test_output_shapes_and_dtypes(candidate, case):
     assert_shape(m(src, src_len, tgt), (case.B, case.T, case.Vt), "forward logits", dtype=torch.float32)
     assert_shape(m.encode(src, src_len), (case.N, case.B, case.H), "encode", dtype=torch.float32)
     assert_shape(m.loss(src, src_len, tgt), (), "loss", dtype=torch.float32)
-    decode(m, case, src, src_len, case.T)
+    decode(m, src, src_len, case.T)
 
 
 @pytest.mark.category("shape")
@@ -144,7 +144,7 @@ def test_greedy_decode_matches_oracle_and_reference(candidate, reference, case, 
     if eos in case.ids[:2]:  # never pad_id, nor bos_id (an odd configuration, not the point here)
         eos = case.ids[2]
     cand, ref = (kit.load(case.make(lib, eos), sd, f64) for lib in (candidate, reference))
-    got, expected = decode(cand, case, src, src_len, max_len), raw.masked_fill(~before_eos(raw, eos), case.ids[0])
+    got, expected = decode(cand, src, src_len, max_len), raw.masked_fill(~before_eos(raw, eos), case.ids[0])
     assert_equal(got, expected, f"greedy tokens (eos_id={eos}) vs an nn.GRU loop on each sentence, feeding back the "
                  "argmax and padding after EOS")
     assert_equal(got, ref.greedy_decode(src, src_len, max_len), "greedy tokens vs reference")
@@ -207,12 +207,12 @@ def test_source_padding_changes_nothing(candidate, reference, case, extra):
 @given_cases(cases(B=st.integers(2, 4)), max_examples=FEW)
 def test_each_sentence_is_decoded_independently_of_the_batch(candidate, reference, case):
     cand, _, _, src, src_len, tgt, _ = case.build(candidate, reference)
-    logits, ys = cand(src, src_len, tgt), decode(cand, case, src, src_len, case.T)
+    logits, ys = cand(src, src_len, tgt), decode(cand, src, src_len, case.T)
     for b in range(case.B):
         alone = (c(src[b:b + 1, :src_len[b]]), src_len[b:b + 1].clone())
         what = f"sentence {b} (source length {int(src_len[b])}) in a padded batch of {case.B} vs alone"
         assert_close(logits[b:b + 1], cand(*alone, c(tgt[b:b + 1])), f"logits of {what}", where=case.real(tgt)[b:b + 1])
-        assert_equal(ys[b:b + 1], decode(cand, case, *alone, case.T), f"greedy tokens of {what}")
+        assert_equal(ys[b:b + 1], decode(cand, *alone, case.T), f"greedy tokens of {what}")
 
 
 @pytest.mark.category("property")
