@@ -31,7 +31,7 @@ class LSTMEncoder(nn.Module):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, L = tokens.shape
         x = self.embedding(tokens)  # (B, L, E)
-        # pack_padded_sequence wants the lengths on the CPU; enforce_sorted=False sorts internally and
+        # pack_padded_sequence wants the lengths on the CPU; unsorted packing sorts internally and
         # remembers the permutation, which nn.LSTM and pad_packed_sequence undo for us
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_out, (h_n, _) = self.lstm(packed)  # h_n (num_layers * D, B, H), already in the original order
