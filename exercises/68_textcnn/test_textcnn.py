@@ -33,16 +33,16 @@ class Net(kit.Case):
         lengths[0] = 1
         return real.masked_fill(torch.arange(L) >= lengths, self.pad) if pads else real
 
-    def build(self, candidate, reference, p=0.5, train=False, C=None, identity_fc=False):
+    def build(self, candidate, reference, p=0.5, train=False, C=None, identity_fc=False, fc_bias=0.0):
         """Candidate and reference (float64, eval unless train) with one random state dict (its padding row
-        zero, as nn.Embedding keeps it; with identity_fc the logits are the pooled features), tokens, g."""
+        zero, as nn.Embedding keeps it; with identity_fc the logits are the pooled features + fc_bias), tokens, g."""
         g = self.generator()
         with kit.seeded(0):
             ref = reference.TextCNN(*self.args(p, C))
         sd = kit.random_state_dict(ref, g)
         sd["embedding.weight"][self.pad] = 0.0
         if identity_fc:
-            sd["fc.weight"], sd["fc.bias"] = torch.eye(C, dtype=f64), torch.zeros(C, dtype=f64)
+            sd["fc.weight"], sd["fc.bias"] = torch.eye(C, dtype=f64), torch.full((C,), fc_bias, dtype=f64)
         cand = kit.load(candidate.TextCNN(*self.args(p, C)), sd, f64).train(train)
         return cand, kit.load(ref, sd, f64).train(train), sd, self.tokens(g), g
 
@@ -192,12 +192,13 @@ def test_features_follow_the_order_of_kernel_sizes(candidate, reference, case):
 
 @pytest.mark.category("property")
 def test_dropout_acts_on_the_features_in_training_only(candidate, reference, seed):
-    """fc = identity: eval gives the features; train (p = 0.5) zeroes each with probability p, scales the rest by 2."""
+    """fc = identity + 3: eval gives the features + 3; train (p = 0.5) zeroes each feature with probability p
+    and scales the rest by 2, before fc (dropout on the logits would drop the bias too)."""
     case = Net(64, 7, 9, 3, 4, (2, 3), 8, 4, data_seed=seed)
-    cand, _, sd, tokens, _ = case.build(candidate, reference, p=0.5, C=8, identity_fc=True)
+    cand, _, sd, tokens, _ = case.build(candidate, reference, p=0.5, C=8, identity_fc=True, fc_bias=3.0)
     feats = loop_features(sd, tokens, case.kernels, case.pad)
-    assert_close(case.logits(cand, tokens, "eval features", 8), feats, "eval-mode features (dropout off)")
-    train = case.logits(cand.train(), tokens, "train features", 8)
+    assert_close(case.logits(cand, tokens, "eval features", 8) - 3, feats, "eval-mode features (dropout off)")
+    train = case.logits(cand.train(), tokens, "train features", 8) - 3
     on = feats > 0  # a feature that is 0 stays 0 either way
     kept = train != 0
     assert_close(train[on & kept], 2 * feats[on & kept], "train-mode features not dropped vs 2 x eval features")
