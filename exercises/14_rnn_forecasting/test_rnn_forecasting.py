@@ -167,6 +167,13 @@ def test_too_short_a_series_raises(candidate, case):
 
 
 @pytest.mark.category("property")
+def test_window_or_horizon_below_one_raises(candidate):
+    for window, horizon in ((0, 2), (3, 0), (-1, 1)):
+        kit.expect_raises(lambda: candidate.make_windows(Win(12, 0, window, horizon).series(), window, horizon),
+                          "ValueError", f"make_windows with window={window}, horizon={horizon} on a series of 12 steps")
+
+
+@pytest.mark.category("property")
 @given_cases(nets, max_examples=FEW)
 def test_each_row_is_forecast_on_its_own(candidate, reference, case):
     """A window's forecast cannot depend on the other windows of the batch (batch_first: time is dim 1)."""
