@@ -24,7 +24,8 @@ def needed_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.
 class Ctc(kit.Case):
     """Log-probabilities (T, N, C) of random logits; targets (N, S) of S_max labels or fewer, drawn from few symbols
     (so that labels repeat), padded with junk; lengths: 'random' (some slack), 'tight' (each input exactly as long as
-    its target needs) or 'infeasible' (sample 0: 2+ labels, one frame too short: an infinite loss)."""
+    its target needs), 'long' (twice that and more: paths go through every state and on) or 'infeasible' (sample 0:
+    2+ labels, one frame too short: an infinite loss)."""
     T_slack: int
     N: int
     C: int
@@ -43,7 +44,9 @@ class Ctc(kit.Case):
         pad = torch.arange(targets.shape[1]) >= target_lengths[:, None]
         targets = torch.where(pad, torch.randint(self.C, targets.shape, generator=g), targets)  # junk padding
         need = needed_frames(targets, target_lengths).clamp(min=1)
-        slack = torch.randint(self.T_slack + 1, (self.N,), generator=g) if self.lengths == "random" else 0
+        slack = torch.randint(self.T_slack + 1, (self.N,), generator=g) if self.lengths in ("random", "long") else 0
+        if self.lengths == "long":
+            slack = slack + need + 1
         input_lengths = need + slack
         if self.lengths == "infeasible":
             input_lengths[0] = need[0] - 1
@@ -52,7 +55,7 @@ class Ctc(kit.Case):
         return log_probs, targets, input_lengths, target_lengths, blank
 
 
-def ctcs(lengths=st.sampled_from(["random", "tight", "infeasible"]), C=st.integers(2, 5), S_max=st.integers(0, 4)):
+def ctcs(lengths=st.sampled_from(["random", "tight", "long", "infeasible"]), C=st.integers(2, 5), S_max=st.integers(0, 4)):
     return kit.builds(Ctc, T_slack=st.integers(0, 3), N=st.integers(1, 3), C=C, S_max=S_max,
                       blank_zero=st.booleans(), lengths=lengths)
 
