@@ -178,7 +178,9 @@ def test_state_carries_across_calls(candidate, reference, case, data):
 
 @pytest.mark.category("property")
 def test_forward_does_not_modify_its_inputs(candidate, reference, seed):
-    cand, _, _, x, (h0, c0), _ = Lstm(3, 2, 3, 4, 2, True, data_seed=seed).build(candidate, reference)
-    _, (x_after, (h0_after, c0_after)), _ = cand.call_checked(x, (h0, c0))
-    for after, before, name in ((x_after, x, "x"), (h0_after, h0, "h0"), (c0_after, c0, "c0")):
-        kit.assert_unchanged(after, before, f"{name} after forward (modified in place)")
+    for batch_first in (False, True):
+        case = Lstm(3, 2, 3, 4, 2, True, batch_first=batch_first, data_seed=seed)
+        cand, _, _, x, (h0, c0), _ = case.build(candidate, reference)
+        _, (x_after, (h0_after, c0_after)), _ = cand.call_checked(x, (h0, c0))
+        for after, before, name in ((x_after, x, "x"), (h0_after, h0, "h0"), (c0_after, c0, "c0")):
+            kit.assert_unchanged(after, before, f"{name} after forward (batch_first={batch_first}; modified in place)")

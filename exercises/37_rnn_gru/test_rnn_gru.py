@@ -207,5 +207,7 @@ def test_state_carries_across_calls(candidate, reference, case, data):
 
 @pytest.mark.category("property")
 def test_forward_does_not_modify_its_inputs(candidate, reference, seed):
-    cand, _, _, x, h0, _ = Rec("gru", 3, 2, 3, 4, 2, True, data_seed=seed).build(candidate, reference)
-    kit.assert_inputs_unchanged(cand, {"x": x, "h0": h0}, {}, "forward")
+    for kind, batch_first in (("gru", False), ("gru", True), ("tanh", True)):
+        case = Rec(kind, 3, 2, 3, 4, 2, True, batch_first=batch_first, data_seed=seed)
+        cand, _, _, x, h0, _ = case.build(candidate, reference)
+        kit.assert_inputs_unchanged(cand, {"x": x, "h0": h0}, {}, f"forward ({kind}, batch_first={batch_first})")
