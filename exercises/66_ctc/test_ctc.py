@@ -45,8 +45,8 @@ class Ctc(kit.Case):
         targets = torch.where(pad, torch.randint(self.C, targets.shape, generator=g), targets)  # junk padding
         need = needed_frames(targets, target_lengths).clamp(min=1)
         slack = torch.randint(self.T_slack + 1, (self.N,), generator=g) if self.lengths in ("random", "long") else 0
-        if self.lengths == "long":
-            slack = slack + need + 1
+        if self.lengths == "long":  # time to pass every state of the padded extended target, and again
+            slack = slack + need + 2 * targets.shape[1] + 2
         input_lengths = need + slack
         if self.lengths == "infeasible":
             input_lengths[0] = need[0] - 1
