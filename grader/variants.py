@@ -47,20 +47,33 @@ def _grader_valueless(fn):
 
 def targets(source: str) -> list[tuple[str, bool]]:
     """What to wrap, and whether it is a staticmethod: each public top-level function, and each
-    public class's forward (or __call__, __getitem__, __iter__) and other public methods (e.g. a
-    CRF's `viterbi_decode`; a static backward of an autograd.Function), but not properties."""
-    found = []
-    for node in ast.parse(source).body:
+    public class's forward (or __call__, __getitem__, __iter__), its other public methods that
+    nothing calls on self (e.g. a CRF's `viterbi_decode`) and a static backward of an
+    autograd.Function; not properties."""
+    found, tree = [], ast.parse(source)
+    called = _called_on_self(tree)
+    for node in tree.body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
             found.append((node.name, False))
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            found += [(f"{node.name}.{fn.name}", static) for fn, static in _methods(node)]
+            found += [(f"{node.name}.{fn.name}", static) for fn, static in _methods(node, called)]
     return found
 
 
-def _methods(node: ast.ClassDef):
+def _called_on_self(tree: ast.Module) -> set[str]:
+    """Names of the methods the file calls as self.name(...)."""
+    return {c.func.attr for c in ast.walk(tree) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+            and isinstance(c.func.value, ast.Name) and c.func.value.id == "self"}
+
+
+def _methods(node: ast.ClassDef, called: set[str]):
+    """forward and the like, and the public methods the file never calls on self (entry points such as
+    `greedy_decode`). A helper that forward calls (a decoder's `step`) keeps its values, or forward and
+    a loop over it would agree on a constant."""
     for fn in node.body:
-        if not isinstance(fn, ast.FunctionDef) or not (fn.name in WRAPPED_METHODS or not fn.name.startswith("_")):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        if fn.name not in WRAPPED_METHODS and (fn.name.startswith("_") or fn.name in called):
             continue
         decorators = {_decorator_name(d) for d in fn.decorator_list}
         static = "staticmethod" in decorators
