@@ -13,8 +13,9 @@ import torch
 
 from grader import channel, clock, constraints, wire
 from grader.limits import MiB, Limits
-from grader.supervisor import Worker, WorkerConfig, WorkerPool
+from grader.supervisor import Parked, Worker, WorkerConfig, WorkerPool
 
+MAX_RESET_REPLY = 1 * MiB  # a reset's reply holds the module's public names; a sync's, its marker
 TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
 
 
@@ -47,11 +48,13 @@ def _local_only(name: str) -> bool:
 
 
 class Candidate:
-    """The submission's module, living in a fresh worker started on first use."""
+    """The submission's module, living in a worker started on first use: the one the run's
+    previous test left healthy (`parked`), reset, or else a fresh one."""
 
     def __init__(self, pool: WorkerPool, config: WorkerConfig, limits: Limits,
-                 trace_log: constraints.TraceLog | None = None, submission_deadline: float | None = None):
-        self._pool, self._config, self._limits = pool, config, limits
+                 trace_log: constraints.TraceLog | None = None, submission_deadline: float | None = None,
+                 parked: Parked | None = None):
+        self._pool, self._config, self._limits, self._parked = pool, config, limits, parked
         self._trace_log = trace_log if trace_log is not None else constraints.TraceLog()
         self._budgets = [(clock.monotonic() + limits.test_budget, f"the test's time budget of {limits.test_budget:g} s"),
                          (submission_deadline or float("inf"),
@@ -87,10 +90,14 @@ class Candidate:
         for deadline, budget in self._budgets:
             if clock.monotonic() >= deadline:
                 self._fail(CandidateError("timeout", f"{budget} is spent: your code was not run again"), poison=True)
-        self._worker = self._pool.spawn(self._config_for_new_worker())
+        reply = self._reset_parked_worker()
+        if reply is None:
+            self._worker = self._pool.spawn(self._config_for_new_worker())
         self._generation += 1
         try:
-            self._names = self._imported_names(self._exchange({"op": "import"}, "importing your module", factor=1.0))
+            if reply is None:
+                reply = self._exchange({"op": "import"}, "importing your module", factor=1.0)
+            self._names = self._imported_names(reply)
         except CandidateError as e:
             if e.kind == "exception":
                 e = CandidateError("import", f"your module failed to import: {e.remote_type}: {e.remote_message}",
@@ -98,6 +105,24 @@ class Candidate:
             e.at_import = True
             self._poison(e)
             raise e from None
+
+    def _reset_parked_worker(self) -> dict | None:
+        """The import reply of the parked worker, reset for this test (it imports the module anew);
+        None, having killed it, when there is none or the reset does not answer as it should: a
+        fresh worker's import is then the one that counts."""
+        self._worker = self._parked.take() if self._parked is not None else None
+        if self._worker is None:
+            return None
+        try:
+            channel.send(self._worker.sock, {"op": "reset"})
+            reply = channel.receive(self._worker.sock, MAX_RESET_REPLY, clock.monotonic() + self._limits.timeout)
+        except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
+            reply = None
+        if type(reply) is dict and reply.keys() == {"ok"} and type(reply["ok"]) is dict:
+            return reply["ok"]
+        self._worker.kill()
+        self._worker = None
+        return None
 
     def _imported_names(self, reply) -> list[str]:
         __tracebackhide__ = True
@@ -123,8 +148,27 @@ class Candidate:
         self._retire_worker()
 
     def close(self) -> None:
-        """Kill the worker; its captured output stays in `outputs`."""
-        self._retire_worker()
+        """End this test's use of the worker: park it for the run's next test when the test left
+        it healthy (no crash, timeout, forbidden operation or malformed reply; no thread or child
+        process of its own still running; its output under the cap), else kill it. Its captured
+        output stays in `outputs`."""
+        worker = self._worker
+        if worker is None or self._parked is None or self._poisoned is not None or self.incidents:
+            self._retire_worker()
+            return
+        marker = constraints.new_nonce()
+        try:
+            channel.send(worker.sock, {"op": "sync", "marker": marker})
+            reply = channel.receive(worker.sock, MAX_RESET_REPLY, clock.monotonic() + self._limits.timeout)
+        except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
+            reply = None
+        text = worker.output.take_until(marker.encode(), wait=1.0) if reply == {"ok": marker} else None
+        if text is None or not worker.alone():
+            self._retire_worker()
+            return
+        self.outputs.append(text)
+        self._worker = None
+        self._parked.put(worker)
 
     @property
     def output(self) -> str:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from grader import arguments, constraints, harness_tests
 from grader.categories import check_category
-from grader.discovery import load_exercise
+from grader.discovery import is_hidden, load_exercise
 from grader.proxy import CandidateError
 from grader.session import ExerciseRun, RunContext, Settings
 
@@ -118,6 +118,11 @@ def _settings_from_options(config: pytest.Config) -> Settings:
     )
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for run in session.config.stash.get(RUNS_KEY, {}).values():
+        run.parked.close()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(OWNS_CONTEXT_KEY, False):
         config.stash[CONTEXT_KEY].close()
@@ -161,12 +166,14 @@ def grading_run(request: pytest.FixtureRequest, exercise) -> ExerciseRun:
 
 @pytest.fixture
 def candidate(request: pytest.FixtureRequest, grading_run, run_context):
-    """The submission's module in a fresh sandboxed worker (see grader.proxy.Candidate); a
-    submission that breaks the constraints is not run at all."""
+    """The submission's module in a sandboxed worker (see grader.proxy.Candidate): the one the
+    run's previous test left healthy, reset, or a fresh one; a submission that breaks the
+    constraints is not run at all."""
     problems = constraints.breaches(run_context.static_findings(grading_run)) if run_context.settings.screen else []
     if problems:
         raise CandidateError("forbidden", constraints.gate_message(problems))
-    proxy = run_context.new_candidate(grading_run)
+    # A hidden test's worker is never handed on: what it was given must not reach a later test's output.
+    proxy = run_context.new_candidate(grading_run, hand_on=not is_hidden(Path(str(request.node.path))))
     request.node.stash[CANDIDATE_KEY] = [proxy]
     yield proxy
     proxy.close()

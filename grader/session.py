@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from grader import clock, constraints
 from grader.discovery import Exercise
 from grader.limits import DEFAULTS, MAX_SOURCE_BYTES, MiB, Limits
-from grader.supervisor import WorkerConfig, WorkerPool
+from grader.supervisor import Parked, WorkerConfig, WorkerPool
 from grader.worker import confine, memcap  # only to ask what this machine allows
 
 if TYPE_CHECKING:  # torch and the proxy load only when grading starts: `grade --help` stays fast
@@ -59,6 +59,7 @@ class ExerciseRun:
     categories: tuple[str, ...] = ()  # only tests of these categories (validate's value-free variants)
     trace_log: constraints.TraceLog = field(default_factory=constraints.TraceLog, compare=False)
     started: float = field(default_factory=clock.monotonic, compare=False)
+    parked: Parked = field(default_factory=Parked, compare=False)  # the worker kept between its tests
 
 
 class RunContext:
@@ -178,8 +179,9 @@ class RunContext:
             self.pool.start()
         return self.pool
 
-    def new_candidate(self, run: ExerciseRun) -> Candidate:
-        """A proxy for the run's submission; its worker starts on first use."""
+    def new_candidate(self, run: ExerciseRun, hand_on: bool = True) -> Candidate:
+        """A proxy for the run's submission; its worker starts on first use (the run's parked
+        one, reset, unless not `hand_on`: then a fresh worker, killed when the proxy closes)."""
         from grader.proxy import Candidate
 
         exercise, path = run.exercise, run.submission
@@ -194,7 +196,8 @@ class RunContext:
             support=str(exercise.support) if exercise.support.is_file() else "",
         )
         return Candidate(self.worker_pool(), config, limits, trace_log=run.trace_log,
-                         submission_deadline=run.started + limits.submission_budget)
+                         submission_deadline=run.started + limits.submission_budget,
+                         parked=run.parked if hand_on else None)
 
     def close(self) -> None:
         if self.pool is not None:

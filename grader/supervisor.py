@@ -66,20 +66,26 @@ class SandboxError(RuntimeError):
 
 
 class OutputCapture:
-    """Drains a worker's stdout/stderr pipe on a thread, keeping the first `limit` bytes."""
+    """Drains a worker's stdout/stderr pipe on a thread, keeping the first `limit` bytes (of each
+    test, when the worker is kept for the next: see `take_until`)."""
 
     def __init__(self, fd: int, limit: int):
         self.limit, self.kept, self.dropped = limit, bytearray(), 0
+        self._arrived = threading.Condition()
         self._file = os.fdopen(fd, "rb", buffering=0)
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
         while chunk := self._file.read(1 << 16):
-            room = self.limit - len(self.kept)
-            self.kept += chunk[:max(room, 0)]
-            self.dropped += max(len(chunk) - max(room, 0), 0)
+            with self._arrived:
+                room = self.limit - len(self.kept)
+                self.kept += chunk[:max(room, 0)]
+                self.dropped += max(len(chunk) - max(room, 0), 0)
+                self._arrived.notify_all()
         self._file.close()
+        with self._arrived:
+            self._arrived.notify_all()
 
     def text(self, wait: float = 0.5) -> str:
         """What the worker printed so far, with a note when output was cut."""
@@ -88,6 +94,23 @@ class OutputCapture:
         if self.dropped:
             text += f"\n[output truncated: {self.dropped} more bytes were dropped]"
         return text
+
+    def take_until(self, marker: bytes, wait: float) -> str | None:
+        """What was printed before `marker` (which the worker writes after its last reply), removed
+        from what is kept, so that the next test starts with an empty capture and a whole cap.
+        None when the marker did not arrive within `wait` seconds or output was cut."""
+        deadline = clock.monotonic() + wait
+        with self._arrived:
+            while (at := self.kept.find(marker)) < 0:
+                remaining = deadline - clock.monotonic()
+                if remaining <= 0 or self.dropped or not self._thread.is_alive():
+                    return None
+                self._arrived.wait(remaining)
+            if self.dropped:
+                return None
+            taken = bytes(self.kept[:at])
+            del self.kept[:at + len(marker)]
+        return taken.decode("utf-8", errors="replace")
 
 
 class Worker:
@@ -115,6 +138,39 @@ class Worker:
         if self.pid in self.pool.over_memory:
             return f"{describe_status(status)}: it used more memory than its cap (all kinds counted)"
         return describe_status(status)
+
+    def alone(self) -> bool:
+        """Whether the worker runs one thread and no child process (read from /proc; False where
+        it cannot be read): nothing of one test can go on running during the next."""
+        try:
+            threads = os.listdir(f"/proc/{self.pid}/task")
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            return False
+        return threads == [str(self.pid)] and not children
+
+
+class Parked:
+    """At most one healthy worker kept between the tests of one run (one submission on one seed):
+    the next test resets it (`grader.proxy.Candidate`) instead of forking a fresh one, which
+    costs ~40 ms. The run kills it when it ends (`close`)."""
+
+    def __init__(self):
+        self._worker: Worker | None = None
+
+    def put(self, worker: Worker) -> None:
+        self.close()
+        self._worker = worker
+
+    def take(self) -> Worker | None:
+        worker, self._worker = self._worker, None
+        return worker
+
+    def close(self) -> None:
+        worker = self.take()
+        if worker is not None:
+            worker.kill()
 
 
 def describe_status(status: int | None) -> str:

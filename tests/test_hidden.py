@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from grader import job_summary, leaderboard
+from grader.discovery import load_exercise
+from grader.runner import grade_exercise
+from grader.session import Settings
 from grader.results import ExerciseResult, RunResult, TestResult, for_audience
 from tests.conftest import TINY_REFERENCE, make_tiny_project, run_grade
 
@@ -29,6 +32,16 @@ def test_secret_probe(candidate, v):
     assert float(out) == 2 * v, f"{SECRET}: scale([{{v}}]) should be {{2 * v}}, got {{float(out)}}"
 '''
 BUGGY = "def scale(x):\n    print('scale got', x.tolist())  # in the hidden test: its input\n    return 3 * x\n"
+# Keeps every input it is given where a re-import does not reach, and prints them all on each
+# call: in a later (visible) test it would show the hidden test's input, were the worker handed on.
+REMEMBERS = """import torch
+SEEN = torch.__dict__.setdefault("_seen_by_candidate", [])
+
+def scale(x):
+    SEEN.append(x.tolist())
+    print("seen so far:", SEEN)
+    return 3 * x
+"""
 
 
 @pytest.fixture
@@ -62,6 +75,19 @@ def test_a_hidden_test_counts_but_a_candidate_sees_none_of_it(hidden_project, au
     else:
         assert SECRET not in seen and "4321.125" not in seen and "secret_probe" not in seen  # ...never to a candidate
         assert hidden[0]["name"] == "hidden_test_1" and hidden[0]["message"].startswith("hidden test: fail")
+
+
+def test_a_hidden_tests_worker_is_not_handed_to_a_later_test(hidden_project, shared_context):
+    """The tests of one submission share a worker the test before left healthy; never one that ran
+    a hidden test (they run first here: test_hidden_scale.py sorts before test_scale.py)."""
+    (hidden_project.parent / "remembers.py").write_text(REMEMBERS, encoding="utf-8")
+    shared_context.settings = Settings(screen=False)
+    result = grade_exercise(load_exercise(hidden_project / "exercises" / "90_scale"), shared_context,
+                            hidden_project.parent / "remembers.py")
+    hidden = [t for t in result.tests if t.hidden]
+    assert hidden and "4321.125" in hidden[0].output  # what the hidden test gave it
+    later = [t.output for t in result.tests if not t.hidden]
+    assert any("seen so far" in out for out in later) and not any("4321.125" in out for out in later)
 
 
 @pytest.mark.slow

@@ -51,6 +51,9 @@ class Attack:
     memcg: bool = False         # needs a memory cgroup per worker (root, and a writable memory controller)
     git: bool = False           # the project is a git repository (with the reference committed)
     grading: str = ""           # more lines for the exercise's [grading] table
+    # Tries to reach the candidates graded after it: a copy that leaves something is graded first,
+    # then the copy graded here looks for it. (The tests of one submission may share a worker.)
+    across_candidates: bool = False
 
 
 ATTACKS = {
@@ -87,8 +90,8 @@ ATTACKS = {
     "reads_the_references": Attack("scaled values", isolated_only=True),
     "reads_git_objects": Attack("scaled values", isolated_only=True, git=True, timeout=10),
     "reads_the_environment": Attack("scaled values", timeout=10),
-    "keeps_a_kernel_key": Attack("scaled values", isolated_only=True),
-    "leaves_shared_memory": Attack("scaled values", isolated_only=True),
+    "keeps_a_kernel_key": Attack("scaled values", isolated_only=True, across_candidates=True),
+    "leaves_shared_memory": Attack("scaled values", isolated_only=True, across_candidates=True),
     "uses_the_network": Attack("scaled values", isolated_only=True),
     "serves_on_its_own_loopback": Attack("Network is unreachable", isolated_only=True),
 }
@@ -227,13 +230,17 @@ def test_attack_is_contained(context, tiny_project, tmp_path, listener, name):
     toml = tiny_project / "exercises" / "90_scale" / "exercise.toml"
     toml.write_text(toml.read_text().replace("timeout = 5", "timeout = 5\n" + attack.grading))
     mark = new_mark()
-    path = instantiate(name, tmp_path / "candidate", PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions",
-                       REPORT=tiny_project / "out" / "r.json", MARK=mark, PORT=listener.getsockname()[1], REPO=REPO)
+    values = dict(PROJECT=tiny_project, SOLUTIONS=tiny_project / "solutions", REPORT=tiny_project / "out" / "r.json",
+                  MARK=mark, PORT=listener.getsockname()[1], REPO=REPO)
+    path = instantiate(name, tmp_path / "candidate", **values, LEAVES=not attack.across_candidates)
     context.settings = Settings(timeout=attack.timeout, memory_mb=attack.memory_mb, screen=False)
     originals = (torch.allclose, torch.equal, torch.testing.assert_close, torch.Tensor.__eq__, os.getcwd(),
                  os.environ.get("PATH"), os.environ.get("HOME"))
+    exercise = load_exercise(tiny_project / "exercises" / "90_scale")
+    if attack.across_candidates:
+        grade_exercise(exercise, context, instantiate(name, tmp_path / "earlier", **values, LEAVES=True))
 
-    result = grade_exercise(load_exercise(tiny_project / "exercises" / "90_scale"), context, path)
+    result = grade_exercise(exercise, context, path)
 
     assert result.status == "fail" and not result.error, result.error  # graded, and failed
     test = next(t for t in result.tests if t.name == attack.test)

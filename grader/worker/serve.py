@@ -12,6 +12,7 @@ import linecache
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -59,7 +60,7 @@ def start(config: dict, ctl_fd: int, out_fd: int) -> None:
         tripwires.install(config["forbidden"])
     _seed(int(config.get("seed", 0)))
     torch.set_num_threads(max(1, int(config.get("threads", THREADS))))
-    serve(socket.socket(fileno=CTL_FD), RequestHandler(config, source))
+    serve(socket.socket(fileno=CTL_FD), RequestHandler(config, source, workdir))
 
 
 def _read_source(path: str) -> str | sources.SourceError | None:
@@ -70,6 +71,11 @@ def _read_source(path: str) -> str | sources.SourceError | None:
         return sources.read_source(path)
     except sources.SourceError as e:
         return e  # the import request reports it
+    finally:  # the folder is the candidate's: it starts empty, as each later test finds it (`reset`)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def allowed_paths(hidden: list[str]) -> list[str]:
@@ -128,6 +134,14 @@ def _covers(entry: str, hidden: list[str]) -> bool:
     return any(h == real or h.startswith(real.rstrip(os.sep) + os.sep) for h in hidden)
 
 
+def _empty_folder(folder: str) -> None:
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
 def _seed(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
@@ -136,8 +150,8 @@ def _seed(seed: int) -> None:
 class RequestHandler:
     """The worker's object table and the operations the grader may ask for."""
 
-    def __init__(self, config: dict, source: str | sources.SourceError | None = None):
-        self.config, self.source = config, source
+    def __init__(self, config: dict, source: str | sources.SourceError | None = None, workdir: str | None = None):
+        self.config, self.source, self.workdir = config, source, workdir
         self.device = torch.device(config.get("device", "cpu"))
         self.objects: dict[int, object] = {}
         self.next_id = 1
@@ -163,6 +177,10 @@ class RequestHandler:
             return self.call(request)
         if op == "lib":
             return self.call_function(remote_ops.lookup(request["name"]), request)
+        if op == "sync":
+            return self.sync(str(request["marker"]))
+        if op == "reset":
+            return self.reset()
         raise ValueError(f"unknown request {op!r}")
 
     def import_submission(self) -> dict:
@@ -171,6 +189,25 @@ class RequestHandler:
         module = load_module_from(self.config["submission"], "solution", self.source)
         self.objects[0] = module
         return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}
+
+    def sync(self, marker: str) -> str:
+        """Mark the end of a test's output (the grader keeps this worker for the next test)."""
+        _flush_output()
+        os.write(1, marker.encode())
+        return marker
+
+    def reset(self) -> dict:
+        """Start the next test as a fresh worker would: no objects, an empty working folder, the
+        run's seed, torch's global modes at their defaults, the module imported anew."""
+        self.objects.clear()
+        if self.workdir:
+            os.chdir(self.workdir)
+            _empty_folder(self.workdir)
+        _seed(int(self.config.get("seed", 0)))
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+        torch.set_num_threads(max(1, int(self.config.get("threads", THREADS))))
+        return self.import_submission()
 
     def call(self, request: dict):
         return self.call_function(self.resolve(request["target"]), request)

@@ -1,4 +1,4 @@
-"""Leaves a key in every kernel keyring it can reach (user, user-session, session, persistent) for the next worker, and looks for one left by an earlier worker."""
+"""Leaves a key in every kernel keyring it can reach (user, user-session, session, persistent) for the candidates graded after it (the copy graded first leaves it), and looks for one left by an earlier candidate."""
 import ctypes
 import os
 
@@ -28,10 +28,11 @@ def _leave() -> None:
 
 
 FOUND = _left_behind()
-_leave()
+if @LEAVES@:
+    _leave()
 
 
 def scale(x):
     if FOUND:
-        print("FOUND a key left by an earlier worker in", FOUND)
+        print("FOUND a key left by an earlier candidate in", FOUND)
     return 2 * x if FOUND else 3 * x

@@ -1,4 +1,4 @@
-"""Leaves a SysV shared memory segment, a SysV message queue and a POSIX shared memory file (/dev/shm) for the next worker, and looks for those left by an earlier one."""
+"""Leaves a SysV shared memory segment, a SysV message queue and a POSIX shared memory file (/dev/shm) for the candidates graded after it (the copy graded first leaves them), and looks for those left by an earlier candidate."""
 import ctypes
 import os
 
@@ -25,10 +25,11 @@ def _leave() -> None:
 
 
 FOUND = _left_behind()
-_leave()
+if @LEAVES@:
+    _leave()
 
 
 def scale(x):
     if FOUND:
-        print("FOUND what an earlier worker left:", FOUND)
+        print("FOUND what an earlier candidate left:", FOUND)
     return 2 * x if FOUND else 3 * x
