@@ -484,3 +484,22 @@ def test_fit_trains_on_mean_squared_error_and_records_each_step():
     torch.nn.functional.mse_loss(model(x), y).backward()
     opt.step()
     assert set(opt.grad_log[0]) == {"weight", "bias"} and opt.grad_log[0]["bias"].shape == (1,)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fits_adam_is_torchs_adam_bit_for_bit(dtype):
+    """`training.Adam` (fit's optimizer, which spares the grader importing torch._dynamo) takes
+    torch.optim.Adam's steps exactly, a parameter that gets its first gradient late included."""
+    torch.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).to(dtype)
+    theirs = copy.deepcopy(ours)
+    optimizers = {id(ours): training.Adam(ours.parameters(), lr=3e-2), id(theirs): torch.optim.Adam(theirs.parameters(), lr=3e-2)}
+    for step in range(40):
+        x = torch.randn(8, 5, dtype=dtype)
+        for model in (ours, theirs):
+            optimizers[id(model)].zero_grad(set_to_none=True)
+            model(x).pow(2).sum().backward()
+            if step < 3:
+                model[2].bias.grad = None
+            optimizers[id(model)].step()
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
