@@ -31,7 +31,7 @@ class InProcessCandidate(Candidate):
         serve._seed(int(config.get("seed", 0)))  # what a fresh worker does before serving
         self._worker = serve.RequestHandler(config)
         self._generation += 1
-        self._names = self._exchange({"op": "import"}, "importing your module", 1.0)["names"]
+        self._names = self._imported_names(self._exchange({"op": "import"}, "importing your module", 1.0))
 
     def _exchange(self, request: dict, label: str, factor: float):
         try:

@@ -15,6 +15,9 @@ from grader import channel, clock, constraints, wire
 from grader.limits import MiB, Limits
 from grader.supervisor import Parked, Worker, WorkerConfig, WorkerPool
 
+# Methods of torch.nn.Module that tests call on a candidate's module: one request each (see _Attribute).
+MODULE_METHODS = frozenset({"to", "load_state_dict", "state_dict", "train", "eval", "double", "float", "forward",
+                            "zero_grad", "requires_grad_"})
 MAX_RESET_REPLY = 1 * MiB  # a reset's reply holds the module's public names; a sync's, its marker
 TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
 
@@ -60,6 +63,7 @@ class Candidate:
                          (submission_deadline or float("inf"),
                           f"the submission's time budget of {limits.submission_budget:g} s (every test's calls together)")]
         self._worker: Worker | None = None
+        self._callables: set[str] = set()
         self._generation = 0
         self._poisoned: CandidateError | None = None
         self.incidents: list[CandidateError] = []
@@ -78,6 +82,8 @@ class Candidate:
                                   f"{', '.join(self._names) or 'nothing public'})")
             missing.defined = tuple(self._names)
             raise missing
+        if name in self._callables:
+            return _Attribute(self, wire.Ref(0), name, name)
         return self._request({"op": "getattr", "target": wire.Ref(0), "name": name}, label=name)
 
     # -- worker lifecycle ------------------------------------------------------------------
@@ -125,10 +131,13 @@ class Candidate:
         return None
 
     def _imported_names(self, reply) -> list[str]:
+        """The module's public names (and which of them are classes or functions: `_callables`)."""
         __tracebackhide__ = True
         names = reply.get("names") if type(reply) is dict else None
-        if type(names) is not list or not all(type(n) is str for n in names):
+        callables = reply.get("callables", []) if type(reply) is dict else None
+        if not all(type(found) is list and all(type(n) is str for n in found) for found in (names, callables)):
             self._fail(CandidateError("protocol", "importing your module sent back an unexpected reply"), poison=True)
+        self._callables = set(callables) & set(names)
         return names
 
     def _config_for_new_worker(self) -> WorkerConfig:
@@ -269,11 +278,14 @@ class Candidate:
             return {k: self._pack(v) for k, v in value.items()}
         return value
 
-    def _call(self, target: wire.Ref, args, kwargs, label: str, factor: float = 1.0, return_args: bool = False):
+    def _call(self, target: wire.Ref, args, kwargs, label: str, factor: float = 1.0, return_args: bool = False,
+              method: str | None = None):
         __tracebackhide__ = True
         self._ensure_worker()
         request = {"op": "call", "target": target, "args": self._pack(list(args)),
                    "kwargs": self._pack(dict(kwargs)), "return_args": return_args}
+        if method is not None:  # target.method(...), looked up by the worker in the same request
+            request["method"] = method
         reply = self._exchange(request, label, factor)
         returned = reply.get("result") if return_args and type(reply) is dict else reply
         if type(returned) is dict and len(self.returned_keys) < 1000:
@@ -298,6 +310,8 @@ class RemoteObject:
             raise AttributeError(name)
         self._check_alive()
         label = f"{self._label}.{name}"
+        if name in MODULE_METHODS:
+            return _Attribute(self._candidate, self._ref, name, label)
         return self._candidate._request({"op": "getattr", "target": self._ref, "name": name}, label)
 
     def __call__(self, *args, **kwargs):
@@ -315,6 +329,40 @@ class RemoteObject:
 
     def __repr__(self) -> str:
         return f"<remote {self._label}>"
+
+
+class _Attribute(RemoteObject):
+    """`owner.name` where it is a method every torch module has (MODULE_METHODS) or a class or
+    function of the submission. Called, it costs one request: the worker looks it up and calls it
+    (`m.load_state_dict(sd)` was two round trips). Any other use looks it up first, as reading
+    any other attribute does."""
+
+    def __init__(self, candidate: Candidate, owner: wire.Ref, name: str, label: str):
+        self._candidate, self._owner, self._name, self._label = candidate, owner, name, label
+        self._generation, self._found = candidate._generation, None
+
+    @property
+    def _ref(self) -> wire.Ref:
+        __tracebackhide__ = True
+        if self._found is None:
+            self._check_alive()
+            value = self._candidate._request({"op": "getattr", "target": self._owner, "name": self._name}, self._label)
+            if not isinstance(value, RemoteObject):
+                raise CandidateError("exception", f"{self._label} is a {type(value).__name__}, not a class, function or method")
+            self._found = value._ref
+        return self._found
+
+    def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
+        self._check_alive()
+        return self._candidate._call(self._owner, args, kwargs, f"{self._label}(...)", method=self._name)
+
+    def call_checked(self, *args, **kwargs):
+        __tracebackhide__ = True
+        self._check_alive()
+        reply = self._candidate._call(self._owner, args, kwargs, f"{self._label}(...)", return_args=True,
+                                      method=self._name)
+        return reply["result"], reply["args"], reply["kwargs"]
 
 
 class _Lib:

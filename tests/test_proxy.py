@@ -11,6 +11,8 @@ SOURCE = """
 import os, time, torch
 from torch import nn
 
+SIZE = 4
+
 class Net(nn.Module):
     def __init__(self, n):
         super().__init__()
@@ -58,6 +60,22 @@ def test_modules_feel_local_and_values_come_back_by_value(cand):
     assert double(x.double()).dtype == torch.float64
     out, extra = cand.pair(torch.ones(2))
     assert torch.equal(out, torch.full((2,), 2.0)) and extra["n"] == 3
+
+
+def test_a_method_call_is_one_request_and_other_uses_still_work(cand, monkeypatch):
+    net = cand.Net(3)
+    sent, exchange = [], cand._exchange
+    monkeypatch.setattr(cand, "_exchange", lambda request, *rest: sent.append(request["op"]) or exchange(request, *rest))
+    net.load_state_dict(net.state_dict())
+    cand.pair(torch.ones(1))
+    assert sent == ["call", "call", "call"]  # no lookups first
+    assert cand.SIZE == 4  # not a class or function: by value, as before
+    forward = net.forward  # a method used as a value is looked up (here: to differentiate it)
+    assert cand.lib.grads(forward, [torch.randn(2, 3)], {}, torch.ones(2, 2))["output"].shape == (2, 2)
+    with pytest.raises(CandidateError, match=r"Net\(\.\.\.\)\.to\(\.\.\.\) raised RuntimeError"):
+        net.to("not a device")
+    with pytest.raises(CandidateError, match=r"no attribute 'nope'"):
+        net.nope()
 
 
 def test_gradients_and_call_checked(cand):

@@ -188,7 +188,8 @@ class RequestHandler:
             raise self.source
         module = load_module_from(self.config["submission"], "solution", self.source)
         self.objects[0] = module
-        return {"names": sorted(n for n in vars(module) if not n.startswith("_"))}
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        return {"names": names, "callables": [n for n in names if isinstance(vars(module)[n], (type, types.FunctionType))]}
 
     def sync(self, marker: str) -> str:
         """Mark the end of a test's output (the grader keeps this worker for the next test)."""
@@ -210,7 +211,11 @@ class RequestHandler:
         return self.import_submission()
 
     def call(self, request: dict):
-        return self.call_function(self.resolve(request["target"]), request)
+        """Call the target, or with "method", its attribute of that name (one request, not two)."""
+        target = self.resolve(request["target"])
+        if "method" in request:
+            target = getattr(target, str(request["method"]))
+        return self.call_function(target, request)
 
     def call_function(self, fn, request: dict):
         args = [self.unpack(a) for a in request.get("args", [])]
