@@ -101,3 +101,33 @@ def test_deadline_in_the_past_times_out_without_waiting(shared_context, tmp_path
         assert time.monotonic() - started < 0.2
     finally:
         w.kill()
+
+
+def test_the_fork_server_loads_what_optimizers_need_after_its_first_worker(tmp_path):
+    """The first worker is forked as soon as torch is loaded (an optimizer it builds loads
+    torch._dynamo itself); then the fork server loads it, so that later workers start with it."""
+    from grader.supervisor import WorkerPool
+    from grader.wire import Ref
+
+    source = "import sys, torch\ndef loaded():\n    return 'torch._dynamo' in sys.modules\n" \
+             "def optimizer_steps():\n    torch.optim.Adam(torch.nn.Linear(2, 2).parameters()).step()\n    return True\n"
+    path = write_candidate(tmp_path, source)
+    pool = WorkerPool()
+
+    def ask(worker, name):
+        request(worker, {"op": "import"})
+        return request(worker, {"op": "call", "target": Ref(0), "method": name, "args": [], "kwargs": {}})["ok"]
+
+    try:
+        first = spawn(pool, path)
+        assert ask(first, "loaded") is False and ask(first, "optimizer_steps") is True
+        first.kill()
+        deadline, loaded = time.monotonic() + 30, False
+        while not loaded and time.monotonic() < deadline:
+            later = spawn(pool, path)
+            loaded = ask(later, "loaded")
+            later.kill()
+            time.sleep(0.2)
+        assert loaded
+    finally:
+        pool.close()

@@ -44,7 +44,6 @@ def main(argv: list[str]) -> None:
             importlib.import_module(name)
         import grader.worker.remote_ops  # noqa: F401  (preloaded so that children start in milliseconds)
         import grader.worker.serve  # noqa: F401
-        _warm_up()
         tripwires.prepare()  # where every object is bound, inherited by each worker (its guards install in ~1 ms)
         if not _stopping:
             sock.send(json.dumps({"ready": os.getpid()}).encode())
@@ -65,14 +64,18 @@ def _stop(signum, _frame) -> None:
 
 def _warm_up() -> None:
     """Run a tiny forward, backward and optimizer step once, so that the ~900 modules torch
-    imports lazily on first use (about 2 s) are loaded before forking, not in every worker.
-    Tensors this small run on the calling thread only, so no thread pool exists at fork."""
+    imports lazily on first use (torch._dynamo, on building an optimizer: about 1.2 s) are loaded
+    before forking, not in every worker; then index their bindings too. Done after the first
+    spawn, when no request waits: the first worker (a run's tests share it) need not wait for
+    modules most exercises never use; it loads them itself if it does. Tensors this small run on
+    the calling thread only, so no thread pool exists at fork."""
     import torch
 
     model = torch.nn.Linear(4, 3)
     loss = torch.nn.functional.cross_entropy(model(torch.randn(2, 4)), torch.tensor([0, 2]))
     loss.backward()
     torch.optim.Adam(model.parameters()).step()
+    tripwires.prepare()
 
 
 def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> None:
@@ -80,8 +83,14 @@ def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> 
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    warm, spawned = False, False
     while not _stopping:
-        readable, _, _ = select.select([sock, wake_r], [], [])
+        spawned = spawned or bool(children)
+        idle_wait = 0 if spawned and not warm else None  # warm up once a worker exists and nothing waits
+        readable, _, _ = select.select([sock, wake_r], [], [], idle_wait)
+        if not readable:
+            _warm_up()
+            warm = True
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock, children)
