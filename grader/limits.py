@@ -70,3 +70,6 @@ MAX_CONTROL_MESSAGE = 1 * MiB
 FORK_SERVER_START_S = 120.0
 SPAWN_REPLY_S = 30.0
 FORK_SERVER_EXIT_S = 5.0
+# Seconds a kept worker has to mark the end of a test's output, and to reset itself for the next
+# test (a healthy one takes milliseconds; one that does not answer in time is killed, not waited for).
+HANDOVER_S = 2.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from grader import channel, clock, constraints, wire
-from grader.limits import MiB, Limits
+from grader.limits import HANDOVER_S, MiB, Limits
 from grader.supervisor import Parked, Worker, WorkerConfig, WorkerPool
 
 # Methods of torch.nn.Module that tests call on a candidate's module: one request each (see _Attribute).
@@ -121,7 +121,7 @@ class Candidate:
             return None
         try:
             channel.send(self._worker.sock, {"op": "reset"})
-            reply = channel.receive(self._worker.sock, MAX_RESET_REPLY, clock.monotonic() + self._limits.timeout)
+            reply = channel.receive(self._worker.sock, MAX_RESET_REPLY, clock.monotonic() + HANDOVER_S)
         except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
             reply = None
         if type(reply) is dict and reply.keys() == {"ok"} and type(reply["ok"]) is dict:
@@ -168,7 +168,7 @@ class Candidate:
         marker = constraints.new_nonce()
         try:
             channel.send(worker.sock, {"op": "sync", "marker": marker})
-            reply = channel.receive(worker.sock, MAX_RESET_REPLY, clock.monotonic() + self._limits.timeout)
+            reply = channel.receive(worker.sock, MAX_RESET_REPLY, clock.monotonic() + HANDOVER_S)
         except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
             reply = None
         text = worker.output.take_until(marker.encode(), wait=1.0) if reply == {"ok": marker} else None

@@ -39,6 +39,10 @@ def start_thread():
 
 def hang():
     time.sleep(60)
+
+def stall_handover():
+    from grader.worker import serve
+    serve.RequestHandler.sync = lambda self, marker: time.sleep(60)
 """
 
 
@@ -79,6 +83,16 @@ def test_the_next_test_gets_the_same_worker_as_if_it_were_fresh(one_run):
     assert second.state() == before  # no file left behind, grad mode and default dtype restored
     one_run()  # the second test ends: its output is what it printed, from its own import on
     assert first.output == "importing\nfrom the first test\n" and second.output == "importing\n"
+
+
+def test_a_worker_that_stalls_the_handover_is_killed_in_seconds(one_run):
+    first = one_run()
+    pid = worker_pid(first)
+    first.stall_handover()
+    start = time.monotonic()
+    second = one_run()
+    assert time.monotonic() - start < 5
+    assert worker_pid(second) != pid and second.count() == 1
 
 
 @pytest.mark.parametrize("trouble", ["thread", "timeout"])
