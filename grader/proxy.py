@@ -172,10 +172,11 @@ class Candidate:
         except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
             reply = None
         text = worker.output.take_until(marker.encode(), wait=1.0) if reply == {"ok": marker} else None
+        if text is not None:
+            self.outputs.append(text)
         if text is None or not worker.alone():
-            self._retire_worker()
+            self._retire_worker()  # adds what is left of its output (all of it when no marker came)
             return
-        self.outputs.append(text)
         self._worker = None
         self._parked.put(worker)
 

@@ -101,11 +101,13 @@ def test_a_worker_left_unhealthy_is_killed_not_handed_on(one_run, trouble):
     pid = worker_pid(first)
     if trouble == "thread":
         first.start_thread()
+        first.leave_state("printed before the thread was found")
     else:
         with pytest.raises(CandidateError, match="did not finish"):
             first.hang()
     second = one_run()
     assert worker_pid(second) != pid and second.count() == 1
+    assert trouble != "thread" or "printed before the thread was found" in first.output
     deadline = time.monotonic() + 5
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.05)
