@@ -19,7 +19,7 @@ from grader.supervisor import Parked, Worker, WorkerConfig, WorkerPool
 MODULE_METHODS = frozenset({"to", "load_state_dict", "state_dict", "train", "eval", "double", "float", "forward",
                             "zero_grad", "requires_grad_"})
 MAX_RESET_REPLY = 1 * MiB  # a reset's reply holds the module's public names; a sync's, its marker
-TRACED_LIB = {"grads", "make", "aten_ops"}  # worker-side helpers that run the candidate's code briefly
+TRACED_LIB = {"grads", "make", "aten_ops", "load"}  # worker-side helpers that run the candidate's code briefly
 
 
 class CandidateError(Exception):
@@ -376,10 +376,17 @@ class _Lib:
 
     def __getattr__(self, name: str):
         __tracebackhide__ = True
-        def call(*args, _timeout_factor: float = 1.0, **kwargs):
+        def call(*args, _timeout_factor: float = 1.0, _label: str | None = None, **kwargs):
             __tracebackhide__ = True
             c = self._candidate
             c._ensure_worker()
             request = {"op": "lib", "name": name, "args": c._pack(list(args)), "kwargs": c._pack(kwargs)}
-            return c._wrap(c._exchange(request, name, _timeout_factor), name)
+            return c._wrap(c._exchange(request, _label or name, _timeout_factor), _label or name)
         return call
+
+
+def load_remote(module: RemoteObject, state_dict: dict, dtype: torch.dtype | None = None) -> RemoteObject:
+    """`module.to(dtype)` (when given), then its `load_state_dict(state_dict)`, in one request
+    (`grader.worker.remote_ops.load`; two method calls are two)."""
+    __tracebackhide__ = True
+    return module._candidate.lib.load(module, state_dict, dtype, _label=f"{module._label}.load_state_dict(...)")
