@@ -30,6 +30,10 @@ ARTIFACTS_KEY = pytest.StashKey[dict]()
 settings.register_profile(
     "grader", deadline=None, database=None, max_examples=25, print_blob=False,
     # no "explain" phase: it re-runs a failing test many times to annotate the example
+    # One failure per test: a test stops generating at its first failing example and shrinks
+    # that one (the grader reports a test's first failure only; looking for more distinct
+    # failures cost a stub or a mutant ~10 more examples and their shrinking per failing test).
+    report_multiple_bugs=False,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -22,6 +22,11 @@ from grader.results import ExerciseResult, RunResult, TestResult
 from grader.session import ExerciseRun, ReferenceProblem, RunContext
 
 PHASE_KEY = pytest.StashKey[dict]()
+# pytest's plugins a grading run does without: it reads results from its own hooks, not from a
+# terminal, a log or a cache (without the terminal, hypothesis no longer tries to import its
+# optional patch writer, which is not installed, once per failing test: ~35 ms each).
+UNUSED_PLUGINS = ("terminal", "logging", "cacheprovider", "anyio", "junitxml", "doctest", "pastebin", "stepwise",
+                  "setuponly", "setupplan", "faulthandler", "unraisableexception", "threadexception")
 K_IDENT = re.compile(r"[\w:+\-.\[\]\\/]+")  # what pytest -k takes as one name (a parametrised one too)
 NOT_SUBMITTED = "not submitted"
 
@@ -81,13 +86,9 @@ def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
                 stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = True) -> int:
     exercise = run.exercise
     args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
-        "-q", "-p", "no:cacheprovider", "-p", "no:anyio", "--import-mode=importlib", "-o", "addopts=",
-        f"--rootdir={exercise.path}", f"--hypothesis-seed={run.seed}", "-W", "ignore::DeprecationWarning",
-        # Python's own traceback text: pytest's default parses every file in a failure's traceback
-        # (~10 ms a failure, paid by every failing test and every example hypothesis reports);
-        # the grader's messages come from the exceptions themselves.
-        "--tb=native",
-    ]
+        "--import-mode=importlib", "-o", "addopts=", f"--rootdir={exercise.path}",
+        f"--hypothesis-seed={run.seed}", "-W", "ignore::DeprecationWarning",
+    ] + [arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")]
     if ctx.settings.select:
         args += ["-k", ctx.settings.select]
     if stop_at_first_failure:
@@ -154,6 +155,13 @@ class ResultCollector:
         self.collection_errors: list[str] = []
         self.items: list[pytest.Item] = []
         self.stop_reason: str | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Python's own traceback text (the terminal plugin's --tb=native, which is not loaded):
+        # pytest's default parses every source file of a failure's traceback (~10 ms a failure,
+        # paid by every failing test); the grader's messages come from the exceptions themselves.
+        config.option.tbstyle = "native"
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
