@@ -119,11 +119,7 @@ class Candidate:
         self._worker = self._parked.take() if self._parked is not None else None
         if self._worker is None:
             return None
-        try:
-            channel.send(self._worker.sock, {"op": "reset"})
-            reply = channel.receive(self._worker.sock, MAX_RESET_REPLY, clock.monotonic() + HANDOVER_S)
-        except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
-            reply = None
+        reply = _handover(self._worker, {"op": "reset"})
         if type(reply) is dict and reply.keys() == {"ok"} and type(reply["ok"]) is dict:
             return reply["ok"]
         self._worker.kill()
@@ -166,11 +162,7 @@ class Candidate:
             self._retire_worker()
             return
         marker = constraints.new_nonce()
-        try:
-            channel.send(worker.sock, {"op": "sync", "marker": marker})
-            reply = channel.receive(worker.sock, MAX_RESET_REPLY, clock.monotonic() + HANDOVER_S)
-        except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
-            reply = None
+        reply = _handover(worker, {"op": "sync", "marker": marker})
         text = worker.output.take_until(marker.encode(), wait=1.0) if reply == {"ok": marker} else None
         if text is not None:
             self.outputs.append(text)
@@ -292,6 +284,15 @@ class Candidate:
         if type(returned) is dict and len(self.returned_keys) < 1000:
             self.returned_keys.setdefault(frozenset(returned), label)
         return self._wrap(reply, label)
+
+
+def _handover(worker: Worker, request: dict):
+    """A kept worker's reply to a handover request (sync, reset) within HANDOVER_S, or None."""
+    try:
+        channel.send(worker.sock, request)
+        return channel.receive(worker.sock, MAX_RESET_REPLY, clock.monotonic() + HANDOVER_S)
+    except (TimeoutError, OSError, channel.ChannelClosed, wire.WireError):
+        return None
 
 
 class RemoteObject:
