@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -19,21 +20,40 @@ def each_in_context(work: Callable, items: list, settings: Settings, jobs: int =
         finally:
             ctx.close()
         return
-    spawn = multiprocessing.get_context("spawn")  # never fork a process that holds torch and threads
-    pool = ProcessPoolExecutor(min(jobs, len(items)), mp_context=spawn, initializer=_start_job, initargs=(settings,))
+    submitted = Submitted(work, items, settings, jobs)
     try:
-        futures = [pool.submit(_in_job, work, item) for item in items]
-        yield from (future.result() for future in futures)
+        yield from submitted
     finally:  # also when the caller stops early: what has not started never will
-        pool.shutdown(cancel_futures=True)
+        submitted.close()
+
+
+class Submitted:
+    """`work(item, ctx)` for every item, handed at once to `jobs` processes (each with its own
+    RunContext, kept across its items) that start working now; results are read in order. nice:
+    the processes' (and their workers') scheduling priority, e.g. 10 to use only idle CPU while
+    other work runs."""
+
+    def __init__(self, work: Callable, items: list, settings: Settings, jobs: int, nice: int = 0):
+        spawn = multiprocessing.get_context("spawn")  # never fork a process that holds torch and threads
+        self._pool = ProcessPoolExecutor(max(1, min(jobs, len(items))), mp_context=spawn, initializer=_start_job,
+                                         initargs=(settings, nice))
+        self._futures = [self._pool.submit(_in_job, work, item) for item in items]
+
+    def __iter__(self) -> Iterator:
+        return (future.result() for future in self._futures)
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 _job_context: RunContext | None = None
 
 
-def _start_job(settings: Settings) -> None:
-    """In a worker process: its RunContext, closed when the process ends."""
+def _start_job(settings: Settings, nice: int = 0) -> None:
+    """In a worker process: its priority, and its RunContext, closed when the process ends."""
     global _job_context
+    if nice:
+        os.nice(nice)
     _job_context = RunContext(settings)
     atexit.register(_job_context.close)
 

@@ -1,7 +1,10 @@
-"""Shared fixtures for the harness's tests: a tiny exercise project written into tmp_path, and a
-RunContext whose worker pool is shared by the whole test session (its start costs seconds)."""
+"""Shared fixtures for the harness's tests: a tiny exercise project written into tmp_path, a
+RunContext whose worker pool is shared by the whole test session (its start costs seconds), and
+the catalog's validations, run in the background while the harness's own tests run."""
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from grader import parallel
 from grader.session import RunContext, Settings
+from grader.validate import validate_all, validate_exercise
 
 REPO = Path(__file__).resolve().parent.parent
 GRADE = [sys.executable, "-m", "grader.cli"]
@@ -119,6 +124,53 @@ def context(shared_context: RunContext):
     """The shared context with default settings restored after each test."""
     yield shared_context
     shared_context.settings = Settings()
+
+
+CI_SEEDS = (0, 1)  # every check on the first; the reference also on the second
+JOBS = max(1, min(2, os.cpu_count() or 1))
+BACKGROUND_NICE = 10  # the validations take the CPU the harness's tests leave idle, not the reverse
+VALIDATES = "test_exercise_validates"  # tests/test_exercises.py: one test per exercise
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The catalog's validations run last: they work in the background from the session's start
+    (see `validations`), so the harness's own tests run meanwhile rather than after them."""
+    items.sort(key=lambda item: getattr(item, "originalname", "") == VALIDATES)  # a stable sort
+
+
+class Validations:
+    """`grade validate` of the selected exercises on CI_SEEDS; `of(id)` waits for that one. With
+    more than one CPU, JOBS processes start at once, at a lower priority; else one by one, when read."""
+
+    def __init__(self, exercises: list):
+        self._ids = iter([e.id for e in exercises])
+        self._done: dict = {}
+        if JOBS > 1:
+            self._work = parallel.Submitted(functools.partial(validate_exercise, seeds=CI_SEEDS), exercises,
+                                            Settings(device="cpu"), JOBS, nice=BACKGROUND_NICE)
+            self._results = iter(self._work)
+        else:
+            self._work = self._results = validate_all(exercises, Settings(device="cpu"), CI_SEEDS, JOBS)
+
+    def of(self, exercise_id: str):
+        while exercise_id not in self._done:
+            self._done[next(self._ids)] = next(self._results)
+        return self._done[exercise_id]
+
+    def close(self) -> None:
+        self._work.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def validations(request):
+    """The validations of the selected exercises, started with the session's first test (None
+    when no validation is selected)."""
+    selected = [item.callspec.params["exercise"] for item in request.session.items
+                if getattr(item, "originalname", "") == VALIDATES]
+    found = Validations(selected) if selected else None
+    yield found
+    if found:
+        found.close()
 
 
 def run_grade(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:

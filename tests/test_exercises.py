@@ -1,46 +1,16 @@
 """Every exercise in the catalog proves itself: the checks of `grade validate`, on the CI's seeds.
 
 Each exercise is validated on seed 0 in full (reference, stub, every mutant) and its reference
-also on seed 1. The selected exercises are validated up front, JOBS at a time (each job a
-process with its own fork server, as `grade validate -j`); each test reads its exercise's result."""
-import os
-
+also on seed 1. The selected exercises are validated in the background from the session's start
+(tests/conftest.py: `validations`), while the harness's own tests run; these tests run last and
+read each exercise's result."""
 import pytest
 
 from grader.discovery import discover
-from grader.session import Settings
-from grader.validate import mistakes_of, validate_all
+from grader.validate import mistakes_of
 from tests.conftest import REPO
 
-CI_SEEDS = (0, 1)
-JOBS = max(1, min(2, os.cpu_count() or 1))
 EXERCISES = discover(REPO / "exercises")
-
-
-class Validations:
-    """Results of validate_all over the selected exercises, read in any order as they come."""
-
-    def __init__(self, exercises):
-        self._ids = iter([e.id for e in exercises])
-        self._results = validate_all(exercises, Settings(device="cpu"), CI_SEEDS, JOBS)
-        self._done = {}
-
-    def of(self, exercise_id: str):
-        while exercise_id not in self._done:
-            self._done[next(self._ids)] = next(self._results)
-        return self._done[exercise_id]
-
-    def close(self) -> None:
-        self._results.close()
-
-
-@pytest.fixture(scope="session")
-def validations(request):
-    selected = [item.callspec.params["exercise"] for item in request.session.items
-                if getattr(item, "originalname", "") == "test_exercise_validates"]
-    found = Validations(selected)
-    yield found
-    found.close()
 
 
 @pytest.mark.slow
