@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 
 from grader.worker import confine, memcap, tripwires
 from grader.limits import MAX_CONTROL_MESSAGE
@@ -66,9 +67,9 @@ def _warm_up() -> None:
     """Run a tiny forward, backward and optimizer step once, so that the ~900 modules torch
     imports lazily on first use (torch._dynamo, on building an optimizer: about 1.2 s) are loaded
     before forking, not in every worker; then index their bindings too. Done after the first
-    spawn, when no request waits: the first worker (a run's tests share it) need not wait for
-    modules most exercises never use; it loads them itself if it does. Tensors this small run on
-    the calling thread only, so no thread pool exists at fork."""
+    spawn (`_WarmUp`): the first worker (a run's tests share it) need not wait for modules most
+    exercises never use; it loads them itself if it does. Tensors this small run on the calling
+    thread only, so no thread pool exists at fork."""
     import torch
 
     model = torch.nn.Linear(4, 3)
@@ -83,19 +84,43 @@ def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> 
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    warm, spawned = False, False
     while not _stopping:
-        spawned = spawned or bool(children)
-        idle_wait = 0 if spawned and not warm else None  # warm up once a worker exists and nothing waits
-        readable, _, _ = select.select([sock, wake_r], [], [], idle_wait)
-        if not readable:
-            _warm_up()
-            warm = True
+        if children:
+            _warming.start_once()
+        readable, _, _ = select.select([sock, wake_r], [], [])
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock, children)
         if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w)):
             break
+
+
+class _WarmUp:
+    """`_warm_up` on a thread of its own, started once a worker exists: while it loads, this
+    process still answers the grader (an EOF or SIGTERM ends it, workers and cgroups removed, at
+    once, not seconds later). Nothing forks while it runs (`wait`): a fork copies one thread only."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+
+    def start_once(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="warm-up", daemon=True)
+            self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    @staticmethod
+    def _run() -> None:
+        try:
+            _warm_up()
+        except Exception:  # best effort: a worker that needs these modules loads them itself
+            pass
+
+
+_warming = _WarmUp()
 
 
 def _end_all(children: dict[int, tuple[int, str | None]], run_folder: str) -> None:
@@ -133,6 +158,7 @@ def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | No
     sys.stdout.flush()
     sys.stderr.flush()
     isolate = config.get("isolate") and confine.available()
+    _warming.wait()
     config["cgroup"] = _cgroups().create(f"grader-{os.getpid()}-{next(_spawned)}",
                                          int(config.get("memory_bytes") or 0)) if config.get("memory_bytes") else None
     try:
