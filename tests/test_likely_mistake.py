@@ -1,7 +1,7 @@
 """Likely mistake on the real exercises: a correct alternative of an exercise with one of its
 known mistakes made in the alternative's own idiom (tests/variants/<id>.toml: not the
-mutant's edit) is named as that mistake. (Named after test_exercises on purpose: pytest runs it
-later, when `grade validate` has cached every mistake's first failure.)"""
+mutant's edit) is named as that mistake. When the catalog's validations run too (tests/conftest.py),
+a test first waits for its exercise's, which caches every mistake's first failure (they start first)."""
 from __future__ import annotations
 
 import tomllib
@@ -26,10 +26,12 @@ def variants() -> list[tuple[str, str, str, tuple]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise_id, name, alternative, edits", variants(), ids=[f"{v[0]}:{v[1]}" for v in variants()])
-def test_an_independently_written_variant_of_a_known_mistake_is_named(context, tmp_path, exercise_id, name,
-                                                                      alternative, edits):
+def test_an_independently_written_variant_of_a_known_mistake_is_named(context, validations, tmp_path, exercise_id,
+                                                                      name, alternative, edits):
     """tests/variants/<id>.toml: a kept correct alternative with that mistake made in its own
     idiom (not the mutant's edit of the reference); the diagnosis must name that mistake."""
+    if validations is not None and validations.selected(exercise_id):
+        validations.of(exercise_id)  # its mistakes' first failures are cached by then
     exercise = load_exercise(REPO / "exercises" / exercise_id)
     base = REPO / "tests" / "alternatives" / exercise_id / f"{alternative}.py"
     variant = tmp_path / f"{name}.py"
