@@ -30,8 +30,8 @@ def each_in_context(work: Callable, items: list, settings: Settings, jobs: int =
 class Submitted:
     """`work(item, ctx)` for every item, handed at once to `jobs` processes (each with its own
     RunContext, kept across its items) that start working now; results are read in order. nice:
-    the processes' (and their workers') scheduling priority, e.g. 10 to use only idle CPU while
-    other work runs."""
+    the processes' (and their workers') scheduling priority, e.g. 10 to yield the CPU to other
+    work running meanwhile."""
 
     def __init__(self, work: Callable, items: list, settings: Settings, jobs: int, nice: int = 0):
         spawn = multiprocessing.get_context("spawn")  # never fork a process that holds torch and threads

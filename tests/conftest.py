@@ -128,7 +128,7 @@ def context(shared_context: RunContext):
 
 CI_SEEDS = (0, 1)  # every check on the first; the reference also on the second
 JOBS = max(1, min(2, os.cpu_count() or 1))
-BACKGROUND_NICE = 10  # the validations take mostly the CPU the harness's tests leave idle (19 left more idle: CI 19.2 -> 21.6 min)
+BACKGROUND_NICE = 10  # the validations yield to the harness's tests (19 left CPU idle: CI 19.2 -> 21.6 min)
 VALIDATES = "test_exercise_validates"  # tests/test_exercises.py: one test per exercise
 
 

@@ -456,9 +456,17 @@ def worker_cgroups() -> set[str]:
 
 
 def of_dead_fork_servers(cgroups: set[str]) -> set[str]:
-    """The cgroups (grader-<fork server pid>-<n>) whose fork server has ended: left behind. Those
-    of a live one belong to another run (the catalog's validations work in the background)."""
-    return {c for c in cgroups if not os.path.exists(f"/proc/{c.rsplit('-', 2)[-2]}")}
+    """The cgroups (grader-<fork server pid>-<n>) whose fork server has ended (gone, or a zombie
+    nobody reaped): left behind. Those of a live one belong to another run (the catalog's
+    validations work in the background)."""
+    return {c for c in cgroups if not _running(c.rsplit("-", 2)[-2])}
+
+
+def _running(pid: str) -> bool:
+    try:
+        return _state(pid) != "Z"
+    except OSError:
+        return False
 
 
 def python_for_nobody() -> list[str] | None:
