@@ -14,7 +14,7 @@ import pytest
 
 from grader import parallel
 from grader.session import RunContext, Settings
-from grader.validate import validate_all, validate_exercise
+from grader.validate import validate_exercise
 
 REPO = Path(__file__).resolve().parent.parent
 GRADE = [sys.executable, "-m", "grader.cli"]
@@ -139,26 +139,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 class Validations:
-    """`grade validate` of the selected exercises on CI_SEEDS; `of(id)` waits for that one. With
-    more than one CPU, JOBS processes start at once, at a lower priority; else one by one, when read."""
+    """`grade validate` of the selected exercises on CI_SEEDS, JOBS processes at a lower priority
+    working from the start; `of(id)` waits for that exercise's result."""
 
     def __init__(self, exercises: list):
-        self._ids = iter([e.id for e in exercises])
         self._selected = {e.id for e in exercises}
+        self._work = parallel.Submitted(functools.partial(validate_exercise, seeds=CI_SEEDS), exercises,
+                                        Settings(device="cpu"), JOBS, nice=BACKGROUND_NICE)
+        self._pending = zip([e.id for e in exercises], self._work)  # results come in this order
         self._done: dict = {}
-        if JOBS > 1:
-            self._work = parallel.Submitted(functools.partial(validate_exercise, seeds=CI_SEEDS), exercises,
-                                            Settings(device="cpu"), JOBS, nice=BACKGROUND_NICE)
-            self._results = iter(self._work)
-        else:
-            self._work = self._results = validate_all(exercises, Settings(device="cpu"), CI_SEEDS, JOBS)
 
     def selected(self, exercise_id: str) -> bool:
         return exercise_id in self._selected
 
     def of(self, exercise_id: str):
         while exercise_id not in self._done:
-            self._done[next(self._ids)] = next(self._results)
+            found, result = next(self._pending)
+            self._done[found] = result
         return self._done[exercise_id]
 
     def close(self) -> None:
