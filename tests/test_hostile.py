@@ -130,20 +130,20 @@ def _state(pid: str) -> str:
 
 
 def files_mentioning(mark: str, *folders: Path) -> list[Path]:
-    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path.home(), Path("/root"), *folders]
-    found = []
-    for place in places:
-        try:
-            found += [p for p in place.rglob(f"*{mark}*")]
-        except OSError:
-            continue
-    return found
+    """Every path under the places a worker could write to outside its folder whose name holds
+    `mark` (find(1): the same walk as Path.rglob, ~4x faster over the ~300,000 entries of /tmp
+    and a home with a Python install, which every attack test walks)."""
+    places = dict.fromkeys(str(p) for p in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path.home(),
+                                            Path("/root"), *folders) if p.is_dir())
+    found = subprocess.run(["find", *places, "-name", f"*{mark}*"], capture_output=True, text=True).stdout
+    return [Path(line) for line in found.splitlines()]
 
 
 def assert_clean(mark: str, *folders: Path) -> None:
     """No process and no file left behind by the attack."""
     assert not processes_mentioning(mark), f"processes left behind: {processes_mentioning(mark)}"
-    assert not files_mentioning(mark, *folders), f"files written outside the sandbox: {files_mentioning(mark, *folders)}"
+    left = files_mentioning(mark, *folders)
+    assert not left, f"files written outside the sandbox: {left}"
 
 
 def commit_everything(project: Path) -> None:
