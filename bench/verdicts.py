@@ -2,8 +2,9 @@
 
 `python -m bench.verdicts EXERCISE [MUTANT ...]` grades the reference once (which starts the
 fork server and imports everything: reported apart), then times grade_exercise(...,
-stop_at_first_failure=True) on each mutant (default: all of the exercise's, kept as mistakes data
-or as whole files) in the same RunContext, and prints one JSON object.
+stop_at_first_failure=True, shrink=False, cheap_first=True) (validate's verdict without
+--diagnoses) on each mutant (default: all of the exercise's, kept as mistakes data or as whole
+files) in the same RunContext, and prints one JSON object.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> None:
         out = {"reference_seconds": clock.monotonic() - start, "reference_status": reference.status, "mutants": []}
         for mutant in mutants:
             start = clock.monotonic()
-            result = grade_exercise(exercise, ctx, mutant, stop_at_first_failure=True)
+            result = grade_exercise(exercise, ctx, mutant, stop_at_first_failure=True, shrink=False, cheap_first=True)
             caught = [t.name for t in result.tests if t.status in ("fail", "error")]
             out["mutants"].append({"name": mutant.stem, "seconds": clock.monotonic() - start,
                                    "tests_run": len(result.tests), "caught_by": caught[0] if caught else None})

@@ -227,7 +227,10 @@ def list_exercises(path: Path) -> None:
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds the reference must pass on.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Validate this many exercises at once, each in its own process (results print in order).")
-def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
+@click.option("--diagnoses/--no-diagnoses", default=False, show_default=True,
+              help="Also find each known mistake's first failure as a candidate's is found (file order, shrunk): "
+                   "cached for grade's likely-mistake diagnosis; reports the mistakes that fail identically (slower).")
+def validate(path: Path, solutions, seeds: str, jobs: int, diagnoses: bool) -> None:
     """Prove every exercise under PATH: reference passes, stub fails cleanly, mutants fail."""
     from grader import console
     from grader.session import Settings
@@ -240,7 +243,7 @@ def validate(path: Path, solutions, seeds: str, jobs: int) -> None:
     settings = Settings(seed=seed_list[0], device="cpu", solutions=solutions)
     try:
         outcomes = []
-        for outcome in validate_all(discover(path), settings, seed_list, jobs):
+        for outcome in validate_all(discover(path), settings, seed_list, jobs, diagnoses):
             outcomes.append(outcome)
             console.print_validation(outcome)
     except ExerciseError as e:

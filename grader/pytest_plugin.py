@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where tensors live")
     group.addoption("--grade-timeout", type=float, default=None, help="seconds per call to the candidate")
     group.addoption("--grade-memory", type=int, default=None, help="worker memory cap in MiB")
+    group.addoption("--cheap-first", action="store_true", default=False,
+                    help="one-case tests first, then drawn cases, then training: a verdict sooner (the first "
+                         "failure is then not the one grading reports)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -143,6 +146,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         kept = [i for i in items if (i.get_closest_marker("category") or pytest.mark.category("")).args[0] in only]
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+    if config.getoption("cheap_first", False):
+        items.sort(key=cost_rank)  # stable: file order within a rank
+
+
+def cost_rank(item: pytest.Item) -> int:
+    """--cheap-first's order: tests of one fixed case (0), tests hypothesis draws cases for (1),
+    training (convergence) tests (2), the harness's constraints test last (3: it reads every trace
+    of the run). Only a verdict may be read from such a run: `grade` keeps file order, whose first
+    failure is a shrunk, minimal case, the same for two idioms of one mistake (a first failure on
+    a one-case test with padded rows or huge logits is not: tests/variants/17_self_attention.toml)."""
+    if isinstance(item, harness_tests.ConstraintsItem):
+        return 3
+    marker = item.get_closest_marker("category")
+    if marker is not None and marker.args[0] == "convergence":
+        return 2
+    return 1 if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) else 0
 
 
 @pytest.fixture(scope="module")

@@ -34,14 +34,15 @@ NOT_SUBMITTED = "not submitted"
 def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None = None,
                    stop_at_first_failure: bool = False, progress=None, own_files: bool = False, *,
                    seed: int | None = None, categories: tuple[str, ...] = (),
-                   folder: Path | None = None, shrink: bool | None = None) -> ExerciseResult:
+                   folder: Path | None = None, shrink: bool | None = None, cheap_first: bool = False) -> ExerciseResult:
     """Run every test of `exercise` (only those of `categories`, if given) against `submission`
     (default: what the settings say, looked up in `folder` if given) on `seed` (default: the
     settings'). `progress` (see grader.console.Progress) hears of each test as it starts. A
     submission that is a link, a reference or an exercise's test is refused (status error),
     unless `own_files` (`grade validate` grades the references themselves). Failing examples are
     shrunk as a candidate's are when `shrink` (default: unless `stop_at_first_failure`); without,
-    only the verdicts count. `ctx` is not changed."""
+    only the verdicts count. `cheap_first` (a verdict only, with `stop_at_first_failure`): one-case
+    tests run first, then drawn cases, then training (pytest_plugin.cost_rank). `ctx` is not changed."""
     found = Path(submission) if submission else ctx.find_submission(exercise, folder)
     run = ctx.run_for(exercise, found or ctx.submission_for(exercise, folder), seed, categories)
     limits = ctx.limits_for(exercise)
@@ -63,7 +64,8 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
     else:
         result.static_findings = [f.to_dict() for f in ctx.static_findings(run)]
     shrink = not stop_at_first_failure if shrink is None else shrink
-    code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None, shrink=shrink)
+    code = _run_pytest(run, ctx, collector, stop_at_first_failure, collect_only=found is None, shrink=shrink,
+                       cheap_first=cheap_first)
     result.tests = collector.results
     credit.apply(result)
     if collector.collection_errors or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
@@ -83,7 +85,8 @@ def grade_exercise(exercise: Exercise, ctx: RunContext, submission: Path | None 
 
 
 def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
-                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = True) -> int:
+                stop_at_first_failure: bool, collect_only: bool = False, shrink: bool = True,
+                cheap_first: bool = False) -> int:
     exercise = run.exercise
     args = [str(f) for f in exercise.test_files] + (["--collect-only"] if collect_only else []) + [
         "--import-mode=importlib", "-o", "addopts=", f"--rootdir={exercise.path}",
@@ -95,6 +98,8 @@ def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
         args += ["-x"]
     if not shrink:  # only the verdicts matter: failing examples are not shrunk
         args += ["--hypothesis-profile=grader-verdict"]
+    if cheap_first:
+        args += ["--cheap-first"]
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
         code = pytest.main(args, plugins=[collector])

@@ -4,7 +4,14 @@ passes its whole suite on every seed asked for, its stub fails cleanly, each of 
 its correct alternatives (tests/alternatives/<id>/*.py) passes in full, and value-free variants
 (a constant output, a NaN output: `grader.variants`) and the mutants that reach a forbidden
 operation indirectly (`indirect_*`; also an exercise's own `constant_output`/`nan_output`)
-fail and score at most MAX_SCORE_OF_NOTHING."""
+fail and score at most MAX_SCORE_OF_NOTHING.
+
+A mutant's verdict is found cheapest first (one-case tests, then drawn cases, then training: see
+pytest_plugin.cost_rank), without shrinking. With `diagnoses`, each nameable mutant is graded
+instead as a candidate is (file order until its first failure, that example shrunk): its first
+failure, what `grade` matches a failing candidate against, is cached, and the mistakes that fail
+identically are reported; every test before the catching one then runs in full (3x the time of
+the verdicts in 10, 17, 23 and five others)."""
 from __future__ import annotations
 
 import functools
@@ -55,8 +62,10 @@ def mistakes_of(exercise: Exercise) -> list[mistakes.Mistake]:
     return mistakes.load(mistakes.path_for(exercise.root, exercise.id))
 
 
-def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...] = (0,)) -> Validation:
-    """Run every check for `exercise`: the reference on each of `seeds`, everything else on the first."""
+def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...] = (0,),
+                      diagnoses: bool = False) -> Validation:
+    """Run every check for `exercise`: the reference on each of `seeds`, everything else on the
+    first; with `diagnoses`, also each known mistake's first failure (see the module's docstring)."""
     v = Validation(exercise.id, [_files_check(exercise, ctx), _names_check(exercise, ctx)])
     runs = []
     for seed in seeds:
@@ -73,8 +82,9 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
         v.checks.append(Check("mutants", False, f"no known mistakes in tests/mutants/{exercise.id}.toml"))
     found: dict[str, diagnosis.Fingerprint] = {}
     with tempfile.TemporaryDirectory(prefix="grader-mutants-") as folder:
-        v.checks += [_check_mistake(exercise, ctx, seed, m, Path(folder), found) for m in known]
-    if known:
+        v.checks += [_check_mistake(exercise, ctx, seed, m, Path(folder), found if diagnoses else None)
+                     for m in known]
+    if known and diagnoses:
         v.checks.append(_diagnoses_check(known, found))
     v.checks += _alternative_checks(exercise, ctx, seed)
     v.checks += _variant_checks(exercise, ctx, seed, {m.name for m in known})
@@ -82,10 +92,11 @@ def validate_exercise(exercise: Exercise, ctx: RunContext, seeds: tuple[int, ...
 
 
 def validate_all(exercises: list[Exercise], settings: Settings, seeds: tuple[int, ...] = (0,),
-                 jobs: int = 1) -> Iterator[Validation]:
+                 jobs: int = 1, diagnoses: bool = False) -> Iterator[Validation]:
     """Validate each exercise, yielded in the order given. With jobs > 1, that many processes
     validate at once, each with its own RunContext (and fork server) kept across its exercises."""
-    yield from parallel.each_in_context(functools.partial(validate_exercise, seeds=seeds), exercises, settings, jobs)
+    yield from parallel.each_in_context(functools.partial(validate_exercise, seeds=seeds, diagnoses=diagnoses),
+                                        exercises, settings, jobs)
 
 
 def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]:
@@ -103,21 +114,24 @@ def _known_mistakes(exercise: Exercise, v: Validation) -> list[mistakes.Mistake]
 
 
 def _check_mistake(exercise: Exercise, ctx: RunContext, seed: int, mistake: mistakes.Mistake, folder: Path,
-                   found: dict) -> Check:
+                   found: dict | None) -> Check:
     """The mistake still applies to the reference and is caught by some test; one that reaches a
-    forbidden operation (or has no values) must also score (near) nothing. A nameable mistake's
-    first failure is found as a candidate's is (examples shrunk): its fingerprint goes to `found`
-    and to the diagnosis cache."""
+    forbidden operation (or has no values) must also score (near) nothing. With `found`, a nameable
+    mistake's first failure is found as a candidate's is (file order, examples shrunk): its
+    fingerprint goes to `found` and to the diagnosis cache; without, only its verdict, cheapest first."""
     name = f"mutant {mistake.name}"
     try:
         submission = mistakes.write(mistake, ctx.reference_path(exercise), folder)
     except mistakes.MistakeError as e:
         return Check(name, False, str(e))
-    scored = not diagnosis.is_nameable(mistake)
-    result, seconds = _timed(lambda: grade_exercise(exercise, ctx, submission, stop_at_first_failure=not scored,
-                                                    seed=seed, shrink=not scored))
+    scored, first_failure = not diagnosis.is_nameable(mistake), found is not None
+    result, seconds = _timed(lambda: grade_exercise(
+        exercise, ctx, submission, seed=seed, stop_at_first_failure=not scored, shrink=not scored and first_failure,
+        cheap_first=not scored and not first_failure))
     if scored:
         return _scored_check(name, result, seconds)
+    if not first_failure:
+        return _caught_check(name, mistake.en, result, seconds)
     fp = diagnosis.fingerprint(result)
     if fp is not None and not result.error:
         found[mistake.name] = fp

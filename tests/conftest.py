@@ -3,7 +3,6 @@ RunContext whose worker pool is shared by the whole test session (its start cost
 the catalog's validations, run in the background while the harness's own tests run."""
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
@@ -144,8 +143,7 @@ class Validations:
 
     def __init__(self, exercises: list):
         self._selected = {e.id for e in exercises}
-        self._work = parallel.Submitted(functools.partial(validate_exercise, seeds=CI_SEEDS), exercises,
-                                        Settings(device="cpu"), JOBS, nice=BACKGROUND_NICE)
+        self._work = parallel.Submitted(validate_in_ci, exercises, Settings(device="cpu"), JOBS, nice=BACKGROUND_NICE)
         self._pending = zip([e.id for e in exercises], self._work)  # results come in this order
         self._done: dict = {}
 
@@ -162,10 +160,20 @@ class Validations:
         self._work.close()
 
 
+def with_variants() -> set[str]:
+    """The exercises tests/test_likely_mistake.py checks diagnoses of (tests/variants/<id>.toml)."""
+    return {path.stem for path in (REPO / "tests" / "variants").glob("*.toml")}
+
+
+def validate_in_ci(exercise, ctx):
+    """`grade validate` on CI_SEEDS; `--diagnoses` for the exercises tests/test_likely_mistake.py
+    checks: it waits for their validation, which caches every known mistake's first failure."""
+    return validate_exercise(exercise, ctx, seeds=CI_SEEDS, diagnoses=exercise.id in with_variants())
+
+
 def validated_first(exercises: list) -> list:
-    """Exercises with tests/variants/<id>.toml first: tests/test_likely_mistake.py waits for their
-    validation, which caches every known mistake's first failure (otherwise it grades them again)."""
-    early = {path.stem for path in (REPO / "tests" / "variants").glob("*.toml")}
+    """Exercises with tests/variants/<id>.toml first (tests/test_likely_mistake.py waits for them)."""
+    early = with_variants()
     return sorted(exercises, key=lambda e: e.id not in early)  # stable: catalog order otherwise
 
 

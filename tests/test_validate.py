@@ -1,6 +1,7 @@
 """grader.validate: an exercise proves itself, and a hole in its suite is found."""
 import shutil
 
+from grader import diagnosis
 from grader.discovery import load_exercise
 from grader.validate import validate_exercise
 from tests.conftest import run_grade
@@ -47,7 +48,7 @@ def test_missing_category_and_passing_stub_fail_validation(context, tiny_project
 
 
 def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_project):
-    """`grade validate -j 2`: each exercise in its own process; results print in catalog order."""
+    """`grade validate -j 2 --diagnoses`: each exercise in its own process; results print in catalog order."""
     exercises = tiny_project / "exercises"
     for new_id in ("91_scale", "92_scale"):
         shutil.copytree(exercises / "90_scale", exercises / new_id)
@@ -57,8 +58,9 @@ def test_validate_jobs_run_in_parallel_processes_and_report_in_order(tiny_projec
         shutil.copy(tiny_project / "tests" / "mutants" / "90_scale.toml", tiny_project / "tests" / "mutants" / f"{new_id}.toml")
         shutil.copytree(tiny_project / "tests" / "alternatives" / "90_scale", tiny_project / "tests" / "alternatives" / new_id)
     (tiny_project / "solutions" / "91_scale.py").write_text("def scale(x):\n    return x + x + 0.5\n")
-    done = run_grade("validate", exercises, "-j", "2", cwd=tiny_project)
+    done = run_grade("validate", exercises, "-j", "2", "--diagnoses", cwd=tiny_project)
     assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.count("diagnoses: 1/1 named by their first failure") == 2, done.stdout  # 91's no longer applies
     headers = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("9")]
     assert headers == [["90_scale", "ok"], ["91_scale", "FAILED"], ["92_scale", "ok"]], done.stdout
     assert "2/3 exercises validated" in done.stdout
@@ -90,3 +92,15 @@ class _Hidden:
 '''
     assert variants.targets(source) == [("helper", False), ("CRF.forward", False), ("CRF.score", False),
                                         ("CRF.viterbi_decode", False), ("CRF.full_mask", True)]
+
+
+def test_diagnoses_cache_each_mistakes_first_failure_and_verdicts_alone_cache_none(context, tiny_project, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setenv(diagnosis.CACHE_ENV, str(tmp_path / "cache"))
+    exercise = load_exercise(tiny_project / "exercises" / "90_scale")
+    quick = checks(validate_exercise(exercise, context))
+    assert quick["mutant times_three"].ok and "diagnoses" not in quick
+    assert not list((tmp_path / "cache").rglob("*.json"))
+    full = checks(validate_exercise(exercise, context, diagnoses=True))
+    assert full["mutant times_three"].ok and full["diagnoses"].ok, full["diagnoses"].detail
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
