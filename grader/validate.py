@@ -10,8 +10,8 @@ A mutant's verdict is found cheapest first (one-case tests, then drawn cases, th
 pytest_plugin.cost_rank), without shrinking. With `diagnoses`, each nameable mutant is graded
 instead as a candidate is (file order until its first failure, that example shrunk): its first
 failure, what `grade` matches a failing candidate against, is cached, and the mistakes that fail
-identically are reported; every test before the catching one then runs in full (3x the time of
-the verdicts in 10, 17, 23 and five others)."""
+identically are reported; every test before the catching one then runs in full (over the
+catalog, about twice the verdicts' time)."""
 from __future__ import annotations
 
 import functools
@@ -124,13 +124,14 @@ def _check_mistake(exercise: Exercise, ctx: RunContext, seed: int, mistake: mist
         submission = mistakes.write(mistake, ctx.reference_path(exercise), folder)
     except mistakes.MistakeError as e:
         return Check(name, False, str(e))
-    scored, first_failure = not diagnosis.is_nameable(mistake), found is not None
+    scored = not diagnosis.is_nameable(mistake)  # graded in full: its score counts
+    as_candidate = not scored and found is not None  # file order, shrunk: its first failure counts
     result, seconds = _timed(lambda: grade_exercise(
-        exercise, ctx, submission, seed=seed, stop_at_first_failure=not scored, shrink=not scored and first_failure,
-        cheap_first=not scored and not first_failure))
+        exercise, ctx, submission, seed=seed, stop_at_first_failure=not scored, shrink=as_candidate,
+        cheap_first=not scored and not as_candidate))
     if scored:
         return _scored_check(name, result, seconds)
-    if not first_failure:
+    if not as_candidate:
         return _caught_check(name, mistake.en, result, seconds)
     fp = diagnosis.fingerprint(result)
     if fp is not None and not result.error:
