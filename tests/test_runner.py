@@ -99,7 +99,8 @@ def test_the_reproduce_command_reruns_exactly_the_failed_case(context, tiny_proj
 def test_cheap_first_runs_one_case_tests_before_drawn_cases_and_grading_keeps_file_order(context, tiny_project):
     """A verdict-only run (grade validate's mutants) reaches a one-case test's failure without the
     drawn cases before it; grading keeps file order, whose first failure a diagnosis reads."""
-    ex, path = load_exercise(tiny_project / "exercises" / "90_scale"), write_candidate(tiny_project, "def scale(x):\n    return 3 * x\n")
+    ex = load_exercise(tiny_project / "exercises" / "90_scale")
+    path = write_candidate(tiny_project, "def scale(x):\n    return 3 * x\n")
     graded = grade_exercise(ex, context, path)
     assert [t.name for t in graded.tests] == ["test_shape", "test_value", "test_linear", "test_follows_the_exercise_constraints"]
     verdict = grade_exercise(ex, context, path, stop_at_first_failure=True, shrink=False, cheap_first=True)
