@@ -4,6 +4,8 @@ verdict on each operation trace a worker returns (the test that reports them is 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +53,18 @@ def judge_trace(trace, nonce: str, patterns: tuple[str, ...], label: str) -> str
 
     if canary("start", nonce) not in names or canary("end", nonce) not in names:
         return f"{label}: the operation trace was switched off while your code ran"
-    used = sorted({n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)})
+    forbidden = _matcher(patterns)
+    used = sorted({n for n in names if forbidden(n)})
     if used:
         return f"{label} ran {', '.join(used)}, which this exercise forbids (however it is reached)"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]):
+    """Whether an operator name matches any of the glob `patterns` (fnmatch's, case-sensitive),
+    as one compiled expression: every traced request is judged (~30 names against each pattern
+    one by one was a tenth of a millisecond a request)."""
+    if not patterns:
+        return lambda name: False
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match

@@ -1,5 +1,5 @@
 """A call's output as one tensor: its floating tensors, nested in tuples and lists, flattened and
-joined (what gradients are taken of, e.g. an RNN's (output, (h_n, c_n))).
+joined (what gradients are taken of, e.g. an RNN's (output, (h_n, c_n))), and its backward pass.
 
 Shared by both sides (see grader/worker/__init__.py): `candidate.lib.grads` flattens in the worker,
 the kit flattens the oracle's output the same way here.
@@ -21,6 +21,17 @@ def flat(out) -> torch.Tensor:
     if not tensors:
         raise TypeError(f"expected the call to return a tensor (or a tuple of tensors), got {_kind(out)}")
     return torch.cat(tensors)
+
+
+def backward(out: torch.Tensor, grad: torch.Tensor) -> None:
+    """`out.backward(grad)`, taken as the backward of (out * grad).sum(): the same gradients
+    (d/d out is grad times one, exactly), but torch's first backward given a gradient imports
+    torch.fx.experimental.symbolic_shapes and sympy (~500 modules, 0.6-0.8 s), in the grader and
+    in a run's first worker, for two helpers of a shape check. Shapes must match, as there."""
+    if grad.shape != out.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(grad.shape)} and output has "
+                           f"a shape of {tuple(out.shape)}")
+    (out * grad).sum().backward()
 
 
 def _tensors(value):

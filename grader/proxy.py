@@ -9,6 +9,8 @@ line and their own code's traceback.)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from grader import channel, clock, constraints, wire
@@ -70,6 +72,7 @@ class Candidate:
         self.outputs: list[str] = []
         self.returned_keys: dict[frozenset, str] = {}  # key sets of dicts the candidate's calls returned
         self.lib = _Lib(self)
+        self._in_flight: _InFlight | None = None  # a request sent whose reply is still to be taken
 
     # -- attribute access on the module ---------------------------------------------------
     def __getattr__(self, name: str):
@@ -158,7 +161,8 @@ class Candidate:
         process of its own still running; its output under the cap), else kill it. Its captured
         output stays in `outputs`."""
         worker = self._worker
-        if worker is None or self._parked is None or self._poisoned is not None or self.incidents:
+        if (worker is None or self._parked is None or self._poisoned is not None or self.incidents
+                or self._in_flight is not None):  # (an untaken reply would answer the next request)
             self._retire_worker()
             return
         marker = constraints.new_nonce()
@@ -186,24 +190,43 @@ class Candidate:
     def _exchange(self, request: dict, label: str, factor: float):
         """Send one request, wait for its reply within the time limit; failures become CandidateError."""
         __tracebackhide__ = True
-        worker = self._worker
+        return self._await_reply(self._send(request, label, factor))
+
+    def _send(self, request: dict, label: str, factor: float) -> "_InFlight":
+        """Send one request; `_await_reply` takes its reply, and nothing else is sent before it."""
+        __tracebackhide__ = True
+        if self._in_flight is not None:
+            raise RuntimeError(f"{label}: the reply to {self._in_flight.label} has not been taken (grader bug)")
         deadline, why = min([(clock.monotonic() + self._limits.timeout * factor,
                               f"did not finish within the {self._limits.timeout * factor:g} s time limit"),
                              *((d, f"ran past {budget}") for d, budget in self._budgets)])
-        nonce = self._trace_nonce(request)
+        flight = _InFlight(label, deadline, why, self._trace_nonce(request))
         try:
-            channel.send(worker.sock, request)
-            reply = channel.receive(worker.sock, self._limits.message_mb * MiB, deadline)
-        except TimeoutError:
-            self._fail(CandidateError("timeout", f"{label} {why} (worker killed)"), poison=True)
+            channel.send(self._worker.sock, request)
         except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
-            how = worker.exit_description()
-            self._fail(CandidateError("crash", f"the worker process {how} during {label}"), poison=False)
+            self._crashed(label)
+        self._in_flight = flight
+        return flight
+
+    def _await_reply(self, flight: "_InFlight"):
+        __tracebackhide__ = True
+        self._in_flight = None
+        try:
+            reply = channel.receive(self._worker.sock, self._limits.message_mb * MiB, flight.deadline)
+        except TimeoutError:
+            self._fail(CandidateError("timeout", f"{flight.label} {flight.why} (worker killed)"), poison=True)
+        except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            self._crashed(flight.label)
         except wire.WireError as e:
-            self._fail(CandidateError("protocol", f"{label} sent back malformed data ({e})"), poison=True)
-        if nonce:
-            self._judge_trace(reply, nonce, label)
-        return self._unwrap(reply, label)
+            self._fail(CandidateError("protocol", f"{flight.label} sent back malformed data ({e})"), poison=True)
+        if flight.nonce:
+            self._judge_trace(reply, flight.nonce, flight.label)
+        return self._unwrap(reply, flight.label)
+
+    def _crashed(self, label: str):
+        __tracebackhide__ = True
+        how = self._worker.exit_description()
+        self._fail(CandidateError("crash", f"the worker process {how} during {label}"), poison=False)
 
     def _trace_nonce(self, request: dict) -> str | None:
         """Traced requests carry a fresh nonce: calls that run the candidate's code, when the
@@ -367,8 +390,21 @@ class _Attribute(RemoteObject):
         return reply["result"], reply["args"], reply["kwargs"]
 
 
+class _InFlight(NamedTuple):
+    """A request sent to the worker: what it is called, when its reply is due (and why), its trace nonce."""
+
+    label: str
+    deadline: float
+    why: str
+    nonce: str | None
+
+
 class _Lib:
-    """`candidate.lib.NAME(...)` runs `grader.worker.remote_ops.NAME` in the worker.
+    """`candidate.lib.NAME(...)` runs `grader.worker.remote_ops.NAME` in the worker;
+    `candidate.lib.start("NAME", ...)` sends the same request and returns at once: its
+    `.result()` waits for the reply, so this process can work meanwhile (e.g. train the
+    reference while the worker trains the candidate's model). No other request to the
+    candidate may be made before `.result()`.
 
     Pass `_timeout_factor=F` to allow F times the per-call limit (e.g. for training)."""
 
@@ -377,13 +413,31 @@ class _Lib:
 
     def __getattr__(self, name: str):
         __tracebackhide__ = True
-        def call(*args, _timeout_factor: float = 1.0, _label: str | None = None, **kwargs):
+
+        def call(*args, **kwargs):
             __tracebackhide__ = True
-            c = self._candidate
-            c._ensure_worker()
-            request = {"op": "lib", "name": name, "args": c._pack(list(args)), "kwargs": c._pack(kwargs)}
-            return c._wrap(c._exchange(request, _label or name, _timeout_factor), _label or name)
+            return self.start(name, *args, **kwargs).result()
         return call
+
+    def start(self, name: str, *args, _timeout_factor: float = 1.0, _label: str | None = None, **kwargs) -> "Pending":
+        __tracebackhide__ = True
+        c = self._candidate
+        c._ensure_worker()
+        request = {"op": "lib", "name": name, "args": c._pack(list(args)), "kwargs": c._pack(kwargs)}
+        return Pending(c, c._send(request, _label or name, _timeout_factor))
+
+
+class Pending:
+    """A `candidate.lib.start(...)` request on its way: `.result()` is its value (or its CandidateError)."""
+
+    def __init__(self, candidate: Candidate, flight: _InFlight):
+        self._candidate, self._flight = candidate, flight
+
+    def result(self):
+        __tracebackhide__ = True
+        if self._candidate._in_flight is not self._flight:
+            raise RuntimeError(f"{self._flight.label}: its reply was already taken (grader bug)")
+        return self._candidate._wrap(self._candidate._await_reply(self._flight), self._flight.label)
 
 
 def load_remote(module: RemoteObject, state_dict: dict, dtype: torch.dtype | None = None) -> RemoteObject:

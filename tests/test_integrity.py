@@ -7,13 +7,14 @@ that shares words with a forbidden API passes, and values that prove nothing ear
 """
 from __future__ import annotations
 
+import fnmatch
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from grader import credit, harness_tests, mistakes
+from grader import constraints, credit, harness_tests, mistakes
 from grader.compare import Mismatch, assert_close
 from grader.discovery import load_exercise
 from grader.gradcheck import check_directional_derivatives
@@ -29,6 +30,18 @@ ATTENTION = load_exercise(REPO / "exercises" / "17_self_attention")
 def attack(exercise, name: str, folder: Path) -> Path:
     mistake = next(m for m in mistakes_of(exercise) if m.name == name)
     return mistakes.write(mistake, REPO / "solutions" / f"{exercise.id}.py", folder)
+
+
+def test_forbidden_operator_patterns_match_as_fnmatch_does():
+    """Each traced request's operator names are judged by one compiled expression of the glob patterns."""
+    patterns = ("aten::*conv[123]d*", "aten::linear", "aten::_ctc_loss*")
+    names = ["aten::conv2d", "aten::_convolution", "aten::mkldnn_conv1d_x", "aten::conv4d", "aten::linear",
+             "aten::linear_backward", "aten::_ctc_loss_backward", "aten::ctc_loss", "ATEN::linear", "xaten::linear",
+             "aten::addmm", "grader-canary-start-abc"]
+    assert [n for n in names if constraints._matcher(patterns)(n)] == [
+        n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)] == [
+        "aten::conv2d", "aten::mkldnn_conv1d_x", "aten::linear", "aten::_ctc_loss_backward"]
+    assert not constraints._matcher(())("aten::linear")
 
 
 # -- the second and third walls, with the static gate off ------------------------------------

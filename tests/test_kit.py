@@ -4,6 +4,9 @@ stand-in here (the sandboxed path is what `grade validate` of every exercise exe
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +15,7 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import kit, training
+from grader import kit, outputs, training
 from grader.worker import remote_ops
 from grader.proxy import CandidateError
 
@@ -38,7 +41,13 @@ def local_candidate(**names):
     """The `candidate` fixture's interface, in process: names as given, `lib` from grader.worker.remote_ops."""
     lib = SimpleNamespace(grads=remote_ops.grads, build=remote_ops.build,
                           fit=lambda *a, _timeout_factor=1, **k: WORKER_FIT(*a, **k))
-    return SimpleNamespace(lib=lib, **names)
+    return SimpleNamespace(lib=startable(lib), **names)
+
+
+def startable(lib: SimpleNamespace) -> SimpleNamespace:
+    """`lib.start(name, ...)` as the proxy's: here the operation runs when `.result()` asks for it."""
+    lib.start = lambda name, *a, **k: SimpleNamespace(result=lambda: getattr(lib, name)(*a, **k))
+    return lib
 
 
 class Sizes(kit.Case):
@@ -207,6 +216,29 @@ def test_check_gradients_of_a_tuple_output_compares_it_joined():
         kit.check_gradients(local_candidate(), lambda x, h0: cand(x, h0)[::-1], ref, args, g=g)  # (h_n, output)
 
 
+def test_backward_gives_exactly_what_backward_with_a_gradient_gives():
+    g = kit.generator(0)
+    x, grad = torch.randn(3, 4, generator=g, dtype=f64, requires_grad=True), torch.randn(3, 4, generator=g, dtype=f64)
+    outputs.backward((x.sin() * 2).softmax(-1), grad)
+    ours, x.grad = x.grad, None
+    (x.sin() * 2).softmax(-1).backward(grad)
+    assert torch.equal(ours, x.grad)  # bit for bit
+    with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output has a shape of \(4,\) and output has a "
+                                           r"shape of \(3, 4\)"):
+        outputs.backward(x * 1, torch.ones(4))  # no broadcasting
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        outputs.backward(x.detach(), grad)
+
+
+def test_backward_does_not_load_sympy():
+    """torch's own backward given a gradient imports symbolic_shapes and sympy (~0.7 s) on first use."""
+    code = ("import sys, torch; from grader import outputs; x = torch.ones(3, requires_grad=True); "
+            "outputs.backward(x * 2, torch.ones(3)); assert x.grad.tolist() == [2.0] * 3; print('sympy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout == "False\n"
+
+
 def test_check_finite_differences_of_functions_and_modules():
     g = kit.generator(0)
     kit.check_finite_differences(local_candidate(), Checked(lambda x, w: x @ w.T), linear_args(g), g=g)
@@ -344,7 +376,7 @@ def test_check_convergence_scores_with_evaluate_when_given():
 
 
 def test_fit_and_check_refuses_losses_that_are_not_the_models():
-    lib = SimpleNamespace(fit=lambda *a, _timeout_factor=1, **k: {"losses": [0.01] * 10})
+    lib = startable(SimpleNamespace(fit=lambda *a, _timeout_factor=1, **k: {"losses": [0.01] * 10}))
     x, y = blobs(kit.generator(0))
     with pytest.raises(kit.Mismatch, match="training reported a final loss of 0.0100, but the trained model scores"):
         kit.fit_and_check(SimpleNamespace(lib=lib), nn.Linear(2, 3), x, y, steps=10, lr=0.1, batch_size=8, seed=0)

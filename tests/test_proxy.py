@@ -4,7 +4,7 @@ import torch
 
 from grader.proxy import Candidate, CandidateError, MissingName, RemoteObject
 from grader.limits import Limits
-from grader.supervisor import WorkerConfig
+from grader.supervisor import Parked, WorkerConfig
 from tests.conftest import write_candidate
 
 SOURCE = """
@@ -85,6 +85,31 @@ def test_gradients_and_call_checked(cand):
     x = torch.zeros(3)
     _, args_after, _ = cand.mutate.call_checked(x)
     assert torch.equal(args_after[0], torch.ones(3)) and torch.equal(x, torch.zeros(3))  # ours untouched
+
+
+def test_lib_start_sends_at_once_and_its_result_waits_for_the_reply(cand):
+    net, x, y = cand.Net(3), torch.randn(32, 3), torch.randint(2, (32,))
+    training = cand.lib.start("fit", net, x, y, steps=5, lr=0.1, batch_size=8, seed=0)
+    with pytest.raises(RuntimeError, match="the reply to fit has not been taken"):  # one request at a time
+        cand.Net(3)
+    losses = training.result()["losses"]
+    assert len(losses) == 5 and all(type(v) is float for v in losses)
+    with pytest.raises(RuntimeError, match="already taken"):
+        training.result()
+    assert net(x).shape == (32, 2)  # the worker answers the next request as usual
+    hanging = cand.lib.start("grads", cand.hangs, [])  # returns while the worker sleeps
+    with pytest.raises(CandidateError, match="did not finish within the 1 s"):  # the limit counts from the start
+        hanging.result()
+
+
+def test_a_worker_with_an_untaken_reply_is_not_kept(shared_context, tmp_path):
+    parked = Parked()
+    path = write_candidate(tmp_path, SOURCE)
+    c = Candidate(shared_context.worker_pool(), WorkerConfig(submission=str(path), workdir=""), Limits(), parked=parked)
+    c.lib.start("grads", c.Net(3), [torch.randn(2, 3)])
+    c.close()  # its reply would answer the next test's first request
+    assert parked.take() is None
+    parked.close()
 
 
 def test_exceptions_are_candidate_errors_with_the_candidates_traceback(cand):

@@ -23,7 +23,8 @@ A suite does `from grader import kit` (or `from grader.kit import ...`) and find
   values equal), `assert_outputs_close` (several outputs vs another implementation's, each by name),
   `assert_attention_weights`
   (masked weights exactly 0, none negative, rows summing to 1);
-- convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check`, `accuracy`,
+- convergence (`grader.kit.convergence`): `check_convergence`, `fit_and_check` (or in two halves,
+  `start_fit` and `checked_losses`, to train a reference here while the worker trains), `accuracy`,
   `TRAIN_TIMEOUT_FACTOR`;
 - `exercise_support` (`grader.kit.support`): the exercise's own support.py, imported here.
 Each public function's docstring has one example. Topic-specific properties stay in the suite.
@@ -43,8 +44,10 @@ Conventions (moving a suite onto the kit):
   the grad_output there); arguments are named by the keys of `args`; non-float ones pass through.
 - `check_convergence(models=..., task=...)`: `models(s, run)` returns (remote model, trusted model)
   with the same initial weights (`same_init`, or both built from one seed); the reference trains only
-  for the first loss curve and to explain a failure. `runs=[labels]` keeps one curve per run.
-- The time factor of training calls (`grader.limits.TRAIN_TIMEOUT_FACTOR`) is applied only in `fit_and_check`.
+  for the first loss curve (while the worker trains the candidate's) and to explain a failure.
+  `runs=[labels]` keeps one curve per run.
+- The time factor of training calls (`grader.limits.TRAIN_TIMEOUT_FACTOR`) is applied only in `start_fit`
+  (which `fit_and_check` calls).
 - After moving a suite, `grade validate` must report every mutant caught by the same (or an
   earlier) test: new strategies draw new examples.
 """
@@ -54,7 +57,8 @@ from grader.kit.cases import builds  # a strategy of cases (st.builds that draws
 from grader.kit.calls import assert_inputs_unchanged, expect_raises
 from grader.kit.cases import (Case, about, data_seeds, f64, generator, given_cases, int_or_pair, pair,
                               random_attention_mask, remote_generator, seeded)
-from grader.kit.convergence import TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, fit_and_check
+from grader.kit.convergence import (TRAIN_TIMEOUT_FACTOR, accuracy, check_convergence, checked_losses, fit_and_check,
+                                    start_fit)
 from grader.kit.gradients import assert_grads_close, check_finite_differences, check_gradients, require_gradients
 from grader.kit.invariance import assert_appending_changes_nothing, assert_causal, assert_ignores
 from grader.kit.outputs import assert_attention_weights, assert_outputs_close, assert_same, unpack
@@ -70,7 +74,7 @@ __all__ = [
     "assert_inputs_unchanged", "expect_raises",
     "Case", "about", "data_seeds", "f64", "generator", "given_cases", "int_or_pair", "pair", "remote_generator", "seeded",
     "random_attention_mask",
-    "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "fit_and_check",
+    "TRAIN_TIMEOUT_FACTOR", "accuracy", "check_convergence", "checked_losses", "fit_and_check", "start_fit",
     "assert_grads_close", "check_finite_differences", "check_gradients", "require_gradients",
     "assert_appending_changes_nothing", "assert_causal", "assert_ignores",
     "exercise_support",

@@ -25,7 +25,18 @@ def fit_and_check(candidate, model, inputs: torch.Tensor, targets: torch.Tensor,
 
     >>> losses = fit_and_check(candidate, model, x_train, y_train, seed=s, steps=100, lr=1e-2, batch_size=32)
     """
-    losses = candidate.lib.fit(model, inputs, targets, _timeout_factor=TRAIN_TIMEOUT_FACTOR, **config)["losses"]
+    return checked_losses(start_fit(candidate, model, inputs, targets, **config), model, inputs, targets, **config)
+
+
+def start_fit(candidate, model, inputs: torch.Tensor, targets: torch.Tensor, **config):
+    """`fit_and_check`'s training, started: returns at once, while the worker trains (its reply:
+    `checked_losses`). No other call to the candidate may come between the two."""
+    return candidate.lib.start("fit", model, inputs, targets, _timeout_factor=TRAIN_TIMEOUT_FACTOR, **config)
+
+
+def checked_losses(training_run, model, inputs: torch.Tensor, targets: torch.Tensor, **config) -> list[float]:
+    """The losses `training_run` (from `start_fit`) reported, checked as `fit_and_check` says."""
+    losses = training_run.result()["losses"]
     if type(losses) is not list or not losses or not all(type(v) is float and math.isfinite(v) for v in losses):
         raise Mismatch(f"training reported no usable losses (got {str(losses)[:200]})")
     logits = model(inputs, **(config.get("forward_kwargs") or {}))
@@ -77,12 +88,17 @@ def check_convergence(candidate, artifacts: dict, seed: int, *, models: Callable
         x_train, y_train, x_test, y_test = task(generator(s))
         model, ref_model = models(s, run)
         config = dict(train, seed=s)
-        losses = fit_and_check(candidate, model, x_train, y_train, **config)
+        training_run = start_fit(candidate, model, x_train, y_train, **config)
+        # a run whose reference curve is drawn trains the reference here while the worker trains
+        ref_losses = (training.fit(ref_model, x_train, y_train, **config)["losses"]
+                      if k == 0 or not isinstance(runs, int) else None)
+        losses = checked_losses(training_run, model, x_train, y_train, **config)
         got = evaluate(model, x_test, y_test) if evaluate else score(
             _logits(model(x_test, **(train.get("forward_kwargs") or {})), y_test), y_test)
         if k > 0 and got >= threshold and isinstance(runs, int):
             continue
-        ref_losses = training.fit(ref_model, x_train, y_train, **config)["losses"]
+        if ref_losses is None:
+            ref_losses = training.fit(ref_model, x_train, y_train, **config)["losses"]
         with torch.no_grad():
             ref_got = evaluate(ref_model, x_test, y_test) if evaluate else score(
                 ref_model(x_test, **(train.get("forward_kwargs") or {})), y_test)

@@ -59,7 +59,7 @@ def check_gradients(candidate, fn, oracle, args: dict, kwargs: dict | None = Non
     expected = outputs.flat(oracle(*(leaves.get(n, v) for n, v in args.items()), **kwargs))
     if grad_output is None:
         grad_output = torch.randn(expected.shape, generator=g, dtype=expected.dtype)
-    expected.backward(grad_output)
+    outputs.backward(expected, grad_output)
     got = candidate.lib.grads(fn, list(args.values()), kwargs, grad_output)
     vs = f" vs {against}" if against else ""
     assert_close(got["output"], expected.detach(), f"output{vs}", where=where)

@@ -37,7 +37,7 @@ def grads(fn, args: list, kwargs: dict | None = None, grad_output: torch.Tensor 
         p.grad = None
     out = outputs.flat(fn(*leaves, **(kwargs or {})))  # a tuple's tensors as one vector
     seed = torch.ones_like(out) if grad_output is None else grad_output.to(out.device, out.dtype)
-    out.backward(seed)
+    outputs.backward(out, seed)
     return {
         "output": out.detach(),
         "input_grads": [a.grad if isinstance(a, torch.Tensor) else None for a in leaves],
