@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from grader.worker import remote_ops, serve
-from grader.proxy import Candidate
+from grader.proxy import Candidate, _InFlight
 from grader.pytest_plugin import *  # noqa: F401,F403  (every hook and fixture but `candidate`)
 from grader.pytest_plugin import CANDIDATE_KEY
 
@@ -33,11 +33,18 @@ class InProcessCandidate(Candidate):
         self._generation += 1
         self._names = self._imported_names(self._exchange({"op": "import"}, "importing your module", 1.0))
 
-    def _exchange(self, request: dict, label: str, factor: float):
+    def _send(self, request: dict, label: str, factor: float):
+        """Handle the request at once; `_await_reply` hands over its value (or its error)."""
         try:
-            return self._worker.handle(request)
+            reply = {"ok": self._worker.handle(request)}
         except Exception as e:  # the same message the worker would send back
-            return self._unwrap({"error": serve.describe_exception(e, self._config.submission)}, label)
+            reply = {"error": serve.describe_exception(e, self._config.submission)}
+        self._in_flight, self._reply = _InFlight(label, float("inf"), "", None), reply
+        return self._in_flight
+
+    def _await_reply(self, flight: _InFlight):
+        self._in_flight = None
+        return self._unwrap(self._reply, flight.label)
 
     def _retire_worker(self) -> None:
         self._worker = None
