@@ -209,6 +209,7 @@ class Candidate:
         return flight
 
     def _await_reply(self, flight: "_InFlight"):
+        """The reply to `flight`, within its deadline (counted from when it was sent), judged and unwrapped."""
         __tracebackhide__ = True
         self._in_flight = None
         try:
