@@ -101,7 +101,7 @@ def grade(path: Path, submission, solutions, device, seed, timeout, memory_mb, i
         path, submission, db = _in_workspace(path, submission, db)
         exercises, settings, outputs = _checked(path, submission, solutions, device, seed, timeout, memory_mb,
                                                 isolation, screen, select, (json_path, junit, report))
-        settings.diagnose = diagnose
+        settings.diagnose, settings.lanes = diagnose, 2
     except (arguments.UsageProblem, ExerciseError) as e:
         _fail(str(e))
     from grader.session import RunContext

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import clock, credit, text
+from grader import clock, credit, lanes, text
 from grader.compare import Mismatch
 from grader.discovery import Exercise, is_hidden
 from grader.proxy import CandidateError, MissingName
@@ -100,9 +100,12 @@ def _run_pytest(run: ExerciseRun, ctx: RunContext, collector: "ResultCollector",
         args += ["--hypothesis-profile=grader-verdict"]
     if cheap_first:
         args += ["--cheap-first"]
+    plugins = [collector]
+    if not (stop_at_first_failure or collect_only) and lanes.wanted(ctx):
+        plugins.append(lanes.Lanes(collector, ctx, run))
     _freeze_heap()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), _fresh_modules(exercise.path):
-        code = pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=plugins)
     return code
 
 
@@ -161,6 +164,7 @@ class ResultCollector:
         self.collection_errors: list[str] = []
         self.items: list[pytest.Item] = []
         self.stop_reason: str | None = None
+        self.position = lambda: len(self.results) + 1  # the test about to run, as progress shows it (grader.lanes: both lanes')
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -181,7 +185,7 @@ class ResultCollector:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
         if self.progress is not None:
-            self.progress.test(len(self.results) + 1, item.name)
+            self.progress.test(self.position(), item.name)
         item.stash[PHASE_KEY] = {"start": clock.monotonic(), "outcomes": []}
         yield
         self.results.append(self._result_for(item))

@@ -45,6 +45,9 @@ class Settings:
     screen: bool = True
     # Name the known mistake a failing submission looks like (grader.diagnosis); never a verdict.
     diagnose: bool = True
+    # Processes that share one run's tests (grader.lanes): `grade` asks for 2; `validate` and
+    # `batch` keep 1 and run several runs at once instead (-j).
+    lanes: int = 1
 
 
 @dataclass(frozen=True)

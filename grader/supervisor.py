@@ -87,6 +87,10 @@ class OutputCapture:
         with self._arrived:
             self._arrived.notify_all()
 
+    def forget(self) -> None:
+        """In a fork of this process (whose copy has no drain thread): close the pipe here only."""
+        self._file.close()
+
     def text(self, wait: float = 0.5) -> str:
         """What the worker printed so far, with a note when output was cut."""
         self._thread.join(wait)
@@ -172,6 +176,13 @@ class Parked:
         if worker is not None:
             worker.kill()
 
+    def forget(self) -> None:
+        """In a fork of the process that kept the worker: drop it here, alive (it is the other's)."""
+        worker = self.take()
+        if worker is not None:
+            worker.sock.close()
+            worker.output.forget()
+
 
 def describe_status(status: int | None) -> str:
     if status is None:
@@ -203,12 +214,51 @@ class WorkerPool:
         self.over_memory: set[int] = set()  # workers the kernel killed for going over their memory cgroup's cap
         self._alive = False
         self._closed = False
+        self._attached = False  # spawns through a channel of another pool's fork server (`attached`)
         _pools.add(self)
         _end_on_signals()
+
+    @classmethod
+    def attached(cls, channel: socket.socket, tmp: str, output_bytes: int) -> "WorkerPool":
+        """A pool that spawns through `channel`, a socket another pool's fork server adopted
+        (`open_channel`), for a lane of the grader (grader.lanes): the fork server and the run's
+        folder stay the other pool's; closing this one ends only the channel (and its workers)."""
+        pool = cls(output_bytes=output_bytes)
+        shutil.rmtree(pool.tmp, ignore_errors=True)
+        pool.tmp, pool._sock, pool._alive, pool._attached = tmp, channel, True, True
+        threading.Thread(target=pool._listen, args=(channel,), daemon=True).start()
+        return pool
+
+    def open_channel(self) -> socket.socket:
+        """A socket of its own to this pool's fork server, for `attached` in a fork of this process."""
+        with self._lock:
+            self.start()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                socket.send_fds(self._sock, [json.dumps({"channel": True}).encode()], [theirs.fileno()])
+            except OSError as e:
+                ours.close()
+                raise SandboxError(f"the worker fork server is gone: {e}") from None
+            finally:
+                theirs.close()
+            return ours
+
+    def forget(self) -> None:
+        """In a fork of the process that owns this pool: drop it without touching what the owner
+        still uses (the socket is closed here only; no shutdown, nothing killed or removed)."""
+        _pools.discard(self)
+        self._closed = True
+        if self._sock is not None:
+            self._sock.close()
+        self._sock, self._proc = None, None
 
     def start(self) -> None:
         """Start the fork server in the background (it preloads torch); idempotent."""
         if self._proc is not None and self._alive:
+            return
+        if self._attached:
+            if not self._alive:
+                raise SandboxError("the worker fork server closed this lane's channel")
             return
         if self._closed:
             raise SandboxError("the grader is stopping: no more workers")
@@ -305,6 +355,8 @@ class WorkerPool:
             except OSError:
                 pass
             self._sock.close()
+        if self._attached:
+            return  # the fork server and the run's folder are the owning pool's
         if self._proc is not None:
             with self._events:
                 ready = any("ready" in r for r in self._replies)

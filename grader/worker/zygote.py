@@ -6,6 +6,9 @@ imports candidate code itself; each forked child confines itself and then serves
   request  {"spawn": {...worker config...}} + two fds (control socket end, output pipe end)
   reply    {"spawned": pid} | {"spawn_failed": message}
   event    {"exited": pid, "status": waitpid status, "oom": killed for going over its memory cgroup's cap}
+  request  {"channel": true} + one fd: another socket to serve the same way (a lane of the grader,
+           grader.lanes): it gets {"ready": pid}, its own replies and the exits of the workers it
+           spawned; its EOF kills those workers. Only the first socket may open channels.
 EOF on the socket, SIGTERM, or the grader's death (PDEATHSIG, as SIGTERM) means the grader is gone:
 every live worker group is killed, their memory cgroups and the run's folder are removed. Each
 worker in turn dies with the fork server (its own PDEATHSIG).
@@ -28,6 +31,12 @@ from grader.worker import confine, memcap, tripwires
 from grader.limits import MAX_CONTROL_MESSAGE
 
 _spawned = itertools.count()
+# The warm-up waits for the third worker: a run's first worker, and its second lane's
+# (grader.lanes), are forked at once and serve all of its tests; warming up then would only take
+# CPU from them (~1.5 s of it). Forks after those (validate's runs, a batch's submissions, the
+# exercises of a folder) are where warm workers pay.
+WARM_UP_AFTER = 3
+_forks = 0
 
 
 def main(argv: list[str]) -> None:
@@ -67,9 +76,9 @@ def _warm_up() -> None:
     """Run a tiny forward, backward and optimizer step once, so that the ~900 modules torch
     imports lazily on first use (torch._dynamo, on building an optimizer: about 1.2 s) are loaded
     before forking, not in every worker; then index their bindings too. Done after the first
-    spawn (`_WarmUp`): the first worker (a run's tests share it) need not wait for modules most
-    exercises never use; it loads them itself if it does. Tensors this small run on the calling
-    thread only, so no thread pool exists at fork."""
+    spawns (`_WarmUp`, `WARM_UP_AFTER`): a run's first workers need not wait for modules most
+    exercises never use; they load them themselves if they do. Tensors this small run on the
+    calling thread only, so no thread pool exists at fork."""
     import torch
 
     model = torch.nn.Linear(4, 3)
@@ -84,19 +93,42 @@ def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> 
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    channels: list[socket.socket] = []  # the lanes' sockets (see the module's docstring)
     while not _stopping:
-        if children:
+        if _forks >= WARM_UP_AFTER and not _unspawned:  # nor is a new lane's first worker held up by it
             _warming.start_once()
-        readable, _, _ = select.select([sock, wake_r], [], [])
+        readable, _, _ = select.select([sock, *channels, wake_r], [], [])
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock, children)
-        if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w)):
+        for channel in [c for c in channels if c in readable and not _stopping]:
+            if not _handle_request(channel, children, (wake_r, wake_w, sock.fileno(), *_fds(channels))):
+                _close_channel(channel, channels, children)
+        if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w, *_fds(channels)),
+                                                                      channels):
             break
 
 
+def _fds(channels: list[socket.socket]) -> list[int]:
+    return [c.fileno() for c in channels]
+
+
+def _close_channel(channel: socket.socket, channels: list[socket.socket], children: dict) -> None:
+    """A lane ended (or died): kill the workers it spawned (reaped and reported as usual, to no one)."""
+    channels.remove(channel)
+    _unspawned.discard(channel)
+    for pid, owner in list(_owners.items()):
+        if owner is channel:
+            _kill_group(pid)
+    channel.close()
+
+
+_owners: dict[int, socket.socket] = {}  # worker pid -> the lane's socket that spawned it (absent: the first socket)
+_unspawned: set[socket.socket] = set()  # lanes' sockets that have not spawned a worker yet
+
+
 class _WarmUp:
-    """`_warm_up` on a thread of its own, started once a worker exists: while it loads, this
+    """`_warm_up` on a thread of its own, started after `WARM_UP_AFTER` forks: while it loads, this
     process still answers the grader (an EOF or SIGTERM ends it, workers and cgroups removed, at
     once, not seconds later). Nothing forks while it runs (`wait`): a fork copies one thread only."""
 
@@ -141,15 +173,28 @@ def _wait(pid: int) -> int | None:
         return None
 
 
-def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | None]], own_fds: tuple[int, int]) -> bool:
-    """Fork one worker for a spawn request; False when the grader has gone away."""
+def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | None]], own_fds: tuple[int, ...],
+                    channels: list[socket.socket] | None = None) -> bool:
+    """Fork one worker for a spawn request, or (`channels` given: from the first socket) adopt a
+    lane's socket; False when the other end has gone away."""
     try:
         msg, fds, _, _ = socket.recv_fds(sock, MAX_CONTROL_MESSAGE, 4)
     except ConnectionError:
         return False
     if not msg:
         return False
-    config = json.loads(msg)["spawn"]
+    request = json.loads(msg)
+    if "channel" in request and channels is not None and len(fds) == 1:
+        channels.append(socket.socket(fileno=fds[0]))
+        _unspawned.add(channels[-1])
+        channels[-1].send(json.dumps({"ready": os.getpid()}).encode())
+        return True
+    if "spawn" not in request:
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"spawn_failed": "not a request this socket may make"}).encode())
+        return True
+    config = request["spawn"]
     if len(fds) != 2:
         for fd in fds:
             os.close(fd)
@@ -172,12 +217,17 @@ def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | No
         sock.send(json.dumps({"spawn_failed": str(e)}).encode())
         return True
     if pid == 0:
-        _child(config, fds, closing=[sock.fileno(), *own_fds])
+        _child(config, fds, closing=sorted({sock.fileno(), *own_fds}))
+    global _forks
+    _forks += 1
     if isolate:
         _pid_namespaces().after_fork()
     for fd in fds:
         os.close(fd)
     children[pid] = (confine.host_pid(pid), config["cgroup"])
+    if channels is None:  # spawned for a lane: its exit is reported to that lane
+        _owners[pid] = sock
+        _unspawned.discard(sock)
     sock.send(json.dumps({"spawned": children[pid][0]}).encode())
     return True
 
@@ -221,10 +271,12 @@ def _reap(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> N
         status = _wait(info.si_pid)
         known_as, cgroup = children.pop(info.si_pid, (info.si_pid, None))
         oom = _cgroups().remove(cgroup)
+        owner = _owners.pop(info.si_pid, sock)
         try:
-            sock.send(json.dumps({"exited": known_as, "status": status, "oom": oom}).encode())
+            owner.send(json.dumps({"exited": known_as, "status": status, "oom": oom}).encode())
         except OSError:
-            return
+            if owner is sock:
+                return
 
 
 def _kill_group(pgid: int) -> None:
