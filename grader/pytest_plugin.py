@@ -14,7 +14,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-from grader import arguments, constraints, harness_tests
+from grader import arguments, constraints, grading_torch, harness_tests
 from grader.categories import check_category
 from grader.discovery import is_hidden, load_exercise
 from grader.proxy import CandidateError
@@ -61,9 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): points for this test instead of its category's")
     settings.load_profile("grader")
     freeze_hypothesis_constants()
-    # Exercise tensors are tiny: extra threads only add overhead (and contention on small
-    # machines); workers run single-threaded too.
-    torch.set_num_threads(1)
+    grading_torch.configure()
     given, run = _given_by_plugins(config)
     config.stash[CONTEXT_KEY] = given or RunContext(_settings_from_options(config))
     config.stash[OWNS_CONTEXT_KEY] = given is None

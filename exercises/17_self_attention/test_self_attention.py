@@ -61,14 +61,8 @@ def mha_oracle(sd: dict, x, case: Attn, kw: dict) -> torch.Tensor:
     names = ("weight", "bias") if case.bias else ("weight",)
     mha.load_state_dict({**{f"in_proj_{n}": torch.cat([sd[f"{p}.{n}"] for p in PROJECTIONS[:3]]) for n in names},
                          **{f"out_proj.{n}": sd[f"out_proj.{n}"] for n in names}})
-    # True = may NOT attend, per batch and head (B * H, T, T): the padded keys and the future merged
-    # into one mask, as nn.MultiheadAttention merges them (its key_padding_mask argument first
-    # checks shapes with torch._check, which loads sympy: ~0.6 s of every run).
-    B, T = case.B, case.T
-    future = torch.ones(T, T, dtype=torch.bool).triu(1) if kw["causal"] else torch.zeros(T, T, dtype=torch.bool)
-    padded = kw["key_padding_mask"] if kw["key_padding_mask"] is not None else torch.zeros(B, T, dtype=torch.bool)
-    blocked = (future | padded[:, None, :]).repeat_interleave(case.H, dim=0)  # (B * H, T, T), b-major as MHA wants
-    return mha(x, x, x, attn_mask=blocked, need_weights=False)[0]
+    causal = torch.ones(case.T, case.T, dtype=torch.bool).triu(1) if kw["causal"] else None  # True = may NOT attend
+    return mha(x, x, x, key_padding_mask=kw["key_padding_mask"], attn_mask=causal, need_weights=False)[0]
 
 
 def sdpa_oracle(sd: dict, x, heads, kw):
