@@ -28,6 +28,7 @@ from grader.session import ExerciseRun, RunContext
 from grader.supervisor import WorkerPool, describe_status
 
 MIN_TESTS = 4  # fewer tests than this: one lane (a fork costs ~50 ms)
+NOTHING = {"results": [], "stop_reason": None, "violations": []}  # what a lane that ran no test sends
 _INDEX = struct.Struct("<I")
 
 
@@ -76,8 +77,8 @@ class Lanes:
     def pytest_runtestloop(self, session: pytest.Session):
         last = [i for i in session.items if isinstance(i, harness_tests.ConstraintsItem)]
         work = [i for i in session.items if not isinstance(i, harness_tests.ConstraintsItem)]
-        if session.config.option.collectonly or len(work) < MIN_TESTS:
-            return None  # pytest's own loop
+        if session.config.option.collectonly or session.testsfailed or len(work) < MIN_TESTS:
+            return None  # pytest's own loop (which stops a run whose collection failed)
         self._share(session, work, last[0] if last else None)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
@@ -92,31 +93,44 @@ class Lanes:
         the submission runnable do both lanes take the rest, the longest kinds first."""
         tests = work[1:]
         claims = Claims(sorted(range(len(tests)), key=lambda i: -cost_rank(tests[i])))  # stable: file order within a kind
-        channel = self.ctx.worker_pool().open_channel()
-        (go_read, go_write), (results_read, results_write) = os.pipe(), os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(go_write)
-            os.close(results_read)
-            self._fork_lane(session, tests, claims, channel, (go_read, results_write), parent)
-        for fd in (go_read, results_write):
-            os.close(fd)
-        channel.close()
+        fork = self._start_fork(session, tests, claims)  # None: this lane takes every test
         own_count = self.collector.position
         try:
             work[0].ihook.pytest_runtest_protocol(item=work[0], nextitem=work[1])
             # the tests begun in both lanes: work[0], and those taken but the one each lane looks ahead to
             self.collector.position = claims.taken
-            if not session.shouldstop:
-                os.write(go_write, b"go")
-            os.close(go_write)  # unread: the fork ends with no results
-            if not session.shouldstop:
+            runnable = not session.shouldstop
+            if fork is not None:
+                fork.release(runnable)
+            if runnable:
                 _lane(session, tests, claims, last)
-            self._merge(session, _results_of(results_read, pid))
+            self._merge(session, fork.results() if fork is not None else NOTHING)  # and sort: claims went longest first
         finally:
             self.collector.position = own_count  # counts the results, both lanes' now
             claims.close()
+            if fork is not None:
+                fork.end()
+
+    def _start_fork(self, session, tests, claims: Claims) -> "_Fork | None":
+        """The second lane, forked now and waiting for the word; None where it cannot start."""
+        channel = self.ctx.worker_pool().open_channel()
+        (go_read, go_write), (results_read, results_write) = os.pipe(), os.pipe()
+        parent = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or no process left for a fork: one lane
+            for fd in (go_read, go_write, results_read, results_write):
+                os.close(fd)
+            channel.close()
+            return None
+        if pid == 0:
+            os.close(go_write)
+            os.close(results_read)
+            self._fork_lane(session, tests, claims, channel, (go_read, results_write), parent)
+        os.close(go_read)
+        os.close(results_write)
+        channel.close()
+        return _Fork(pid, go_write, results_read)
 
     def _fork_lane(self, session, tests, claims: Claims, channel, fds: tuple[int, int], parent: int) -> None:
         """In the fork: wait for the word, run the lane, write its results, exit (never returns)."""
@@ -170,15 +184,38 @@ def _lane(session: pytest.Session, tests: list[pytest.Item], claims: Claims, las
         taken = following
 
 
-def _results_of(results_read: int, pid: int) -> dict:
-    """The fork's payload, once it has exited; a fork that failed is the grader's failure."""
-    with open(results_read, encoding="utf-8") as f:
-        text = f.read()
-    status = os.waitpid(pid, 0)[1]
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        raise RuntimeError(f"the grader's second lane {describe_status(status)} without its results") from None
-    if "error" in payload:
-        raise RuntimeError(f"the grader's second lane failed:\n{payload['error']}")
-    return payload
+class _Fork:
+    """The parent's handle on the second lane: the word to start, its results, its end."""
+
+    def __init__(self, pid: int, go_write: int, results_read: int):
+        self.pid, self._go, self._results, self._reaped = pid, go_write, results_read, False
+
+    def release(self, go: bool) -> None:
+        """Start taking tests (`go`), or end with no results."""
+        if go:
+            os.write(self._go, b"go")
+        os.close(self._go)
+        self._go = -1
+
+    def results(self) -> dict:
+        """The fork's payload, once it has exited; a fork that failed is the grader's failure."""
+        with open(self._results, encoding="utf-8", closefd=False) as f:
+            text = f.read()
+        status = os.waitpid(self.pid, 0)[1]
+        self._reaped = True
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            raise RuntimeError(f"the grader's second lane {describe_status(status)} without its results") from None
+        if "error" in payload:
+            raise RuntimeError(f"the grader's second lane failed:\n{payload['error']}")
+        return payload
+
+    def end(self) -> None:
+        """Close what is left; a fork still running (this lane raised) is killed, not left to finish."""
+        for fd in (self._go, self._results):
+            if fd >= 0:
+                os.close(fd)
+        if not self._reaped:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)

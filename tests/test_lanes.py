@@ -124,6 +124,17 @@ def test_a_submission_that_does_not_import_stops_both_lanes(context, project):
     assert "broken at import" in two.tests[0].message
 
 
+@needs_two_cpus
+def test_where_no_fork_can_start_this_lane_takes_every_test(context, project, monkeypatch):
+    def no_fork():
+        raise OSError(12, "Cannot allocate memory")
+    monkeypatch.setattr(lanes.os, "fork", no_fork)
+    source = "def scale(x):\n    return x + x\n"
+    result = grade(context, project, source, 2)
+    assert comparable(result) == comparable(grade(context, project, source, 1))
+    assert {t.artifacts["pid"] for t in result.tests if "pid" in t.artifacts} == {os.getpid()}
+
+
 def test_one_lane_where_asked_or_where_it_cannot_help(context, project):
     assert not lanes.wanted(context)  # Settings' default: `grade` asks for 2
     context.settings = dataclasses.replace(context.settings, lanes=2, device="cpu")

@@ -102,7 +102,11 @@ def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> 
             os.read(wake_r, 4096)
             _reap(sock, children)
         for channel in [c for c in channels if c in readable and not _stopping]:
-            if not _handle_request(channel, children, (wake_r, wake_w, sock.fileno(), *_fds(channels))):
+            try:
+                served = _handle_request(channel, children, (wake_r, wake_w, sock.fileno(), *_fds(channels)))
+            except OSError:  # the lane went away while we answered it; the fork server goes on
+                served = False
+            if not served:
                 _close_channel(channel, channels, children)
         if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w, *_fds(channels)),
                                                                       channels):
@@ -185,9 +189,14 @@ def _handle_request(sock: socket.socket, children: dict[int, tuple[int, str | No
         return False
     request = json.loads(msg)
     if "channel" in request and channels is not None and len(fds) == 1:
-        channels.append(socket.socket(fileno=fds[0]))
-        _unspawned.add(channels[-1])
-        channels[-1].send(json.dumps({"ready": os.getpid()}).encode())
+        channel = socket.socket(fileno=fds[0])
+        try:
+            channel.send(json.dumps({"ready": os.getpid()}).encode())
+        except OSError:  # its other end is gone already
+            channel.close()
+            return True
+        channels.append(channel)
+        _unspawned.add(channel)
         return True
     if "spawn" not in request:
         for fd in fds:
