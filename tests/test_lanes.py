@@ -12,28 +12,7 @@ from grader import lanes
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.supervisor import WorkerConfig, WorkerPool
-from tests.conftest import write_candidate
-
-TOML = """\
-id = "91_lanes"
-title = "Scale, in many tests"
-title_zh = "缩放（多个测试）"
-sources = ["000#1"]
-difficulty = "easy"
-
-[interface]
-names = ["scale"]
-
-[constraints]
-forbidden_ops = ["aten::mul*"]
-
-[grading]
-timeout = 5
-
-[not_applicable]
-gradient = "exercises the harness"
-convergence = "nothing to learn"
-"""
+from tests.conftest import TINY_TOML, make_tiny_project, write_candidate
 
 TESTS = '''\
 import os
@@ -63,20 +42,19 @@ def test_drawn(candidate, reference, artifacts, n):
 
 @pytest.fixture
 def project(tmp_path):
-    ex = tmp_path / "exercises" / "91_lanes"
-    ex.mkdir(parents=True)
-    (ex / "exercise.toml").write_text(TOML, encoding="utf-8")
-    (ex / "test_lanes.py").write_text(TESTS)
-    (ex / "solution.py").write_text('def scale(x):\n    raise NotImplementedError("scale")\n')
-    (ex / "README.md").write_text("# Scale\n")
-    (tmp_path / "solutions").mkdir()
-    (tmp_path / "solutions" / "91_lanes.py").write_text("def scale(x):\n    return x + x\n")
+    """The tiny project, its exercise with more tests (the traced operator aten::mul* forbidden)."""
+    make_tiny_project(tmp_path)
+    ex = tmp_path / "exercises" / "90_scale"
+    toml = TINY_TOML.replace('forbidden = ["torch.mul"]', 'forbidden_ops = ["aten::mul*"]')
+    assert toml != TINY_TOML
+    (ex / "exercise.toml").write_text(toml, encoding="utf-8")
+    (ex / "test_scale.py").write_text(TESTS)
     return tmp_path
 
 
 def grade(context, project, source: str, lane_count: int):
     context.settings = dataclasses.replace(context.settings, lanes=lane_count, device="cpu")
-    exercise = load_exercise(project / "exercises" / "91_lanes")
+    exercise = load_exercise(project / "exercises" / "90_scale")
     return grade_exercise(exercise, context, write_candidate(project, source))
 
 

@@ -288,11 +288,15 @@ def _reap(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> N
                 return
 
 
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill_group(pid: int) -> None:
+    """Kill worker `pid`'s group, and the worker itself: a worker forked a moment ago may not have
+    made its group yet (`os.setsid` in `_child`), and a group that does not exist kills nothing.
+    Only unreaped children are named here, so `pid` cannot be another process's."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 if __name__ == "__main__":
