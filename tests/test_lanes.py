@@ -3,6 +3,7 @@ gives, in the same order; the fork's failures, traces and stops reach the run; n
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
@@ -12,7 +13,7 @@ from grader import lanes
 from grader.discovery import load_exercise
 from grader.runner import grade_exercise
 from grader.supervisor import WorkerConfig, WorkerPool
-from tests.conftest import TINY_TOML, make_tiny_project, write_candidate
+from tests.conftest import TINY_TOML, make_tiny_project, run_grade, write_candidate
 
 TESTS = '''\
 import os
@@ -79,6 +80,17 @@ def test_two_lanes_give_the_results_of_one_in_its_order(context, project, source
     ran_in = {t.artifacts["pid"] for t in two.tests if "pid" in t.artifacts}
     assert os.getpid() in ran_in and len(ran_in) == 2, f"tests ran in processes {ran_in}"
     assert {t.artifacts["pid"] for t in one.tests if "pid" in t.artifacts} == {os.getpid()}
+
+
+@needs_two_cpus
+def test_the_grade_command_runs_two_lanes(project):
+    out = project / "out.json"
+    done = run_grade(project / "exercises" / "90_scale", "--submission",
+                     write_candidate(project, "def scale(x):\n    return x + x\n"), "--json", out, "--no-diagnose")
+    assert done.returncode == 0, done.stderr
+    tests = json.loads(out.read_text(encoding="utf-8"))["exercises"][0]["tests"]
+    assert [t["name"] for t in tests] == [f"test_value[{n}]" for n in range(8)] + ["test_drawn", "test_follows_the_exercise_constraints"]
+    assert len({t["artifacts"]["pid"] for t in tests if "pid" in t.get("artifacts", {})}) == 2
 
 
 @needs_two_cpus
