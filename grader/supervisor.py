@@ -201,10 +201,10 @@ class WorkerPool:
     """Owns the fork server: one per grading run; `spawn` gives a fresh worker in milliseconds."""
 
     def __init__(self, output_bytes: int = DEFAULTS.output_bytes, preload: tuple[str, ...] = ("torch",),
-                 user_namespace: bool = False):
+                 user_namespace: bool = False, tmp: str | None = None):
         self.output_bytes, self.preload = output_bytes, preload
         self.user_namespace = user_namespace  # confine workers without root (see grader.worker.confine)
-        self.tmp = tempfile.mkdtemp(prefix="grader-run-")
+        self.tmp = tmp or tempfile.mkdtemp(prefix="grader-run-")  # the run's folder (given: another pool's)
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
@@ -223,9 +223,8 @@ class WorkerPool:
         """A pool that spawns through `channel`, a socket another pool's fork server adopted
         (`open_channel`), for a lane of the grader (grader.lanes): the fork server and the run's
         folder stay the other pool's; closing this one ends only the channel (and its workers)."""
-        pool = cls(output_bytes=output_bytes)
-        shutil.rmtree(pool.tmp, ignore_errors=True)
-        pool.tmp, pool._sock, pool._alive, pool._attached = tmp, channel, True, True
+        pool = cls(output_bytes=output_bytes, tmp=tmp)
+        pool._sock, pool._alive, pool._attached = channel, True, True
         threading.Thread(target=pool._listen, args=(channel,), daemon=True).start()
         return pool
 
