@@ -37,6 +37,8 @@ _spawned = itertools.count()
 # exercises of a folder) are where warm workers pay.
 WARM_UP_AFTER = 3
 _forks = 0
+_owners: dict[int, socket.socket] = {}  # worker pid -> the lane's socket that spawned it (absent: the first socket)
+_unspawned: set[socket.socket] = set()  # lanes' sockets that have not spawned a worker yet
 
 
 def main(argv: list[str]) -> None:
@@ -107,7 +109,7 @@ def _serve(sock: socket.socket, children: dict[int, tuple[int, str | None]]) -> 
             except OSError:  # the lane went away while we answered it; the fork server goes on
                 served = False
             if not served:
-                _close_channel(channel, channels, children)
+                _close_channel(channel, channels)
         if sock in readable and not _stopping and not _handle_request(sock, children, (wake_r, wake_w, *_fds(channels)),
                                                                       channels):
             break
@@ -117,7 +119,7 @@ def _fds(channels: list[socket.socket]) -> list[int]:
     return [c.fileno() for c in channels]
 
 
-def _close_channel(channel: socket.socket, channels: list[socket.socket], children: dict) -> None:
+def _close_channel(channel: socket.socket, channels: list[socket.socket]) -> None:
     """A lane ended (or died): kill the workers it spawned (reaped and reported as usual, to no one)."""
     channels.remove(channel)
     _unspawned.discard(channel)
@@ -125,10 +127,6 @@ def _close_channel(channel: socket.socket, channels: list[socket.socket], childr
         if owner is channel:
             _kill_group(pid)
     channel.close()
-
-
-_owners: dict[int, socket.socket] = {}  # worker pid -> the lane's socket that spawned it (absent: the first socket)
-_unspawned: set[socket.socket] = set()  # lanes' sockets that have not spawned a worker yet
 
 
 class _WarmUp:
